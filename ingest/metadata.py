@@ -1,0 +1,121 @@
+"""Document metadata: front matter or a sidecar file, then sensible fallbacks.
+
+Sources, strongest first: explicit values (CLI/upload form) > sidecar file
+``<name>.meta.yaml`` / ``.meta.yml`` / ``.meta.json`` next to the file > front matter
+(``---`` YAML block at the top of a text/Markdown file) > embedded metadata (PDF/DOCX
+properties, HTML <title>) > what the text says (first heading, a date) > the file name.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kb.errors import DocumentError
+from kb.records import DocumentMeta
+from kb.text import slugify
+
+SIDECAR_SUFFIXES = (".meta.yaml", ".meta.yml", ".meta.json")
+KINDS = ("handreiking", "CoP-interview", "CoP-verslag", "artikel", "verslag", "rapport", "beleid", "overig")
+_DATE = re.compile(r"\b(\d{1,2})-(\d{1,2})-((?:19|20)\d{2})\b")
+_YEAR = re.compile(r"\b((?:19|20)\d{2})\b")
+
+
+def is_sidecar(path: Path) -> bool:
+    return path.name.lower().endswith(SIDECAR_SUFFIXES)
+
+
+def sidecar_for(path: Path) -> Path | None:
+    for base in (path.with_suffix(""), path):
+        for suffix in SIDECAR_SUFFIXES:
+            candidate = base.parent / (base.name + suffix)
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def _parse_mapping(text: str, where: str) -> dict[str, Any]:
+    try:
+        data = json.loads(text) if where.endswith(".json") else yaml.safe_load(text)
+    except (yaml.YAMLError, json.JSONDecodeError) as exc:
+        raise DocumentError(f"De metadata in '{where}' is geen geldige YAML/JSON: {str(exc).splitlines()[0]}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise DocumentError(f"De metadata in '{where}' moet een lijst van 'sleutel: waarde' zijn.")
+    return {str(k).strip().lower(): v for k, v in data.items()}
+
+
+def read_sidecar(path: Path) -> dict[str, Any]:
+    sidecar = sidecar_for(path)
+    if sidecar is None:
+        return {}
+    return _parse_mapping(sidecar.read_text(encoding="utf-8", errors="replace"), sidecar.name)
+
+
+def parse_front_matter(front: str, name: str) -> dict[str, Any]:
+    return _parse_mapping(front, f"{name} (front matter)") if front.strip() else {}
+
+
+def _themes(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    items = value if isinstance(value, (list, tuple)) else re.split(r"[;,]", str(value))
+    return tuple(dict.fromkeys(str(t).strip() for t in items if str(t).strip()))
+
+
+def year_of(date: str) -> int:
+    match = _YEAR.search(date or "")
+    return int(match.group(1)) if match else 0
+
+
+def normalize_kind(value: str) -> str:
+    lowered = value.strip().lower()
+    for kind in KINDS:
+        if lowered == kind.lower():
+            return kind
+    return value.strip() or "onbekend"
+
+
+def build_meta(
+    path: Path,
+    layers: list[dict[str, Any]],
+    first_heading: str = "",
+    text_date: str = "",
+) -> DocumentMeta:
+    """Merge metadata layers (weakest first) into a :class:`DocumentMeta` with fallbacks."""
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        merged.update({k: v for k, v in layer.items() if v not in (None, "", [], ())})
+    date = merged.get("date", "") or text_date
+    date = date.isoformat() if hasattr(date, "isoformat") else str(date)
+    title = str(merged.get("title") or first_heading or path.stem.replace("_", " ").replace("-", " ")).strip()
+    doc_id = slugify(str(merged.get("id") or path.stem))
+    return DocumentMeta(
+        doc_id=doc_id,
+        title=title[:300],
+        publisher=str(merged.get("publisher") or merged.get("organisation") or merged.get("organisatie") or "onbekend"),
+        date=date,
+        year=int(merged.get("year") or year_of(date)),
+        kind=normalize_kind(str(merged.get("kind") or merged.get("soort") or "")),
+        cop=str(merged.get("cop") or merged.get("region") or merged.get("regio") or ""),
+        themes=_themes(merged.get("themes") or merged.get("themas") or merged.get("thema's")),
+        author=str(merged.get("author") or merged.get("auteur") or ""),
+        url=str(merged.get("url") or ""),
+        source=path.name,
+    )
+
+
+def date_in_text(text: str) -> str:
+    """An explicit dd-mm-yyyy date near the top of the text, as ISO (e.g. a byline)."""
+    match = _DATE.search(text[:1500])
+    if not match:
+        return ""
+    day, month, year = (int(g) for g in match.groups())
+    if 1 <= day <= 31 and 1 <= month <= 12:
+        return f"{year:04d}-{month:02d}-{day:02d}"
+    return ""

@@ -1,0 +1,240 @@
+"""Ingest files into the store: load → clean → chunk → embed → store, one file at a time.
+
+Why not llama-index's ``IngestionPipeline`` with a docstore: its upsert strategy deletes a
+changed document's old nodes and records the new hash *before* embedding the new
+version, so a crash or error mid-way leaves the document missing and the next run
+skips it as unchanged. Its docstore is also a local JSON file that several app
+instances on one Chroma server would not share. Here the store is the manifest and a
+version is written completely before the old one is removed.
+
+Re-running is safe: an unchanged file (same text, metadata and chunker) costs no
+embedding; a changed file replaces its chunks and re-uses embeddings of unchanged
+passages; files from other folders are never touched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from llama_index.core.base.embeddings.base import BaseEmbedding
+
+from ingest.chunk import CHUNKER_VERSION, chunk_blocks, embed_input
+from ingest.clean import clean_blocks
+from ingest.loaders import SUPPORTED, load_file
+from ingest.metadata import build_meta, date_in_text, is_sidecar, parse_front_matter, read_sidecar
+from kb.errors import DocumentError, KBError
+from kb.records import Chunk, DocumentMeta
+from kb.store import ChunkStore
+from kb.text import normalize_whitespace
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[float, str], None]
+STATUS_NL = {
+    "added": "toegevoegd",
+    "replaced": "vervangen",
+    "unchanged": "ongewijzigd",
+    "duplicate": "dubbel, overgeslagen",
+    "refused": "geweigerd",
+}
+EMBED_BATCH = 32
+
+
+@dataclass
+class FileResult:
+    """What happened to one file."""
+
+    path: str
+    status: str  # added | replaced | unchanged | duplicate | refused
+    doc_id: str = ""
+    title: str = ""
+    chunks: int = 0
+    embedded: int = 0
+    reason: str = ""
+
+    @property
+    def status_nl(self) -> str:
+        return STATUS_NL.get(self.status, self.status)
+
+
+@dataclass
+class IngestReport:
+    results: list[FileResult] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def count(self, status: str) -> int:
+        return sum(r.status == status for r in self.results)
+
+    @property
+    def embedded(self) -> int:
+        return sum(r.embedded for r in self.results)
+
+    def summary_nl(self) -> str:
+        parts = [f"{self.count(s)} {label}" for s, label in STATUS_NL.items() if self.count(s)]
+        return (
+            f"{len(self.results)} bestand(en): " + (", ".join(parts) or "niets te doen") + f" ({self.seconds:.1f} s)."
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"seconds": round(self.seconds, 2), "results": [asdict(r) for r in self.results]}
+
+
+@dataclass
+class PreparedDocument:
+    meta: DocumentMeta
+    doc_hash: str
+    content_hash: str
+    chunks: list[Chunk]
+
+
+def discover(paths: Iterable[Path]) -> list[Path]:
+    """Files to ingest: given files as they are, folders recursively (supported types only)."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                rel_parts = child.relative_to(path).parts
+                if (
+                    child.is_file()
+                    and not any(part.startswith(".") for part in rel_parts)
+                    and not is_sidecar(child)
+                    and child.suffix.lower() in SUPPORTED
+                ):
+                    found.append(child)
+        else:
+            found.append(path)
+    return list(dict.fromkeys(found))
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def prepare_document(path: Path, max_bytes: int, overrides: dict[str, Any] | None = None) -> PreparedDocument:
+    """Read, clean and chunk one file (no store, no model): raises :class:`DocumentError`."""
+    if not path.is_file():
+        raise DocumentError("Het bestand bestaat niet (meer) of is geen gewoon bestand.")
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise DocumentError(
+            f"Het bestand is {size / 1_048_576:.0f} MB; de grens is {max_bytes / 1_048_576:.0f} MB. "
+            "Splits het document of verhoog KB_MAX_FILE_MB."
+        )
+    loaded = load_file(path, path.read_bytes())
+    blocks = clean_blocks(loaded.blocks)
+    full_text = normalize_whitespace(" ".join(b.text for b in blocks))
+    if len(full_text) < 20 or not any(ch.isalpha() for ch in full_text):
+        raise DocumentError("Er staat (bijna) geen leesbare tekst in dit bestand; er is niets geïndexeerd.")
+    first_heading = next((b.text for b in blocks if b.kind == "heading" and len(b.text) > 8), "")
+    meta = build_meta(
+        path,
+        [
+            loaded.embedded_meta,
+            parse_front_matter(loaded.front_matter, path.name),
+            read_sidecar(path),
+            overrides or {},
+        ],
+        first_heading=first_heading,
+        text_date=date_in_text("\n".join(b.text for b in loaded.blocks[:6])),
+    )
+    content_hash = _sha(full_text)
+    provisional = chunk_blocks(meta.doc_id, "", blocks)
+    fingerprint = json.dumps(
+        {
+            "meta": asdict(meta),
+            "chunker": CHUNKER_VERSION,
+            "chunks": [(c.section, c.text, c.page_start) for c in provisional],
+        },
+        sort_keys=True,
+        ensure_ascii=False,
+    )
+    doc_hash = _sha(fingerprint)
+    chunks = chunk_blocks(meta.doc_id, doc_hash, blocks)
+    return PreparedDocument(meta, doc_hash, content_hash, chunks)
+
+
+class Ingestor:
+    """Ingests files into a :class:`ChunkStore` with an embedding model (both passed in)."""
+
+    def __init__(self, store: ChunkStore, embed_model: BaseEmbedding, max_file_mb: int = 50) -> None:
+        self.store = store
+        self.embed_model = embed_model
+        self.max_bytes = max_file_mb * 1_048_576
+
+    def ingest(
+        self,
+        paths: Iterable[Path],
+        overrides: dict[str, Any] | None = None,
+        progress: Progress | None = None,
+    ) -> IngestReport:
+        """Ingest every file; a bad file is reported and the rest goes on."""
+        started = time.perf_counter()
+        files = discover(paths)
+        report = IngestReport()
+        existing = {d.doc_id: d for d in self.store.documents()}
+        by_content = {d.content_hash: d.doc_id for d in existing.values() if d.content_hash}
+        self._seen: dict[str, Path] = {}
+        for number, path in enumerate(files):
+
+            def step(fraction: float, message: str, _n: int = number, _name: str = path.name) -> None:
+                if progress:
+                    progress((_n + fraction) / max(len(files), 1), f"{_name}: {message}")
+
+            step(0.0, "lezen")
+            try:
+                result = self._ingest_one(path, overrides, existing, by_content, step)
+            except KBError as exc:
+                result = FileResult(str(path), "refused", reason=str(exc))
+            except Exception as exc:  # a traceback is a bug, but one bad file must not stop the batch
+                log.exception("unexpected error while ingesting %s", path.name)
+                result = FileResult(
+                    str(path), "refused", reason=f"Onverwachte fout bij het verwerken ({type(exc).__name__})."
+                )
+            report.results.append(result)
+            log.info("ingest %s: %s (%d chunks)", path.name, result.status, result.chunks)
+        if progress:
+            progress(1.0, "klaar")
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _ingest_one(self, path, overrides, existing, by_content, step) -> FileResult:
+        prepared = prepare_document(path, self.max_bytes, overrides)
+        meta = prepared.meta
+        earlier = self._seen.setdefault(meta.doc_id, path)
+        if earlier != path:
+            raise DocumentError(
+                f"'{earlier.name}' en dit bestand krijgen allebei de id '{meta.doc_id}'. "
+                "Geef een van beide een eigen 'id' in de metadata (sidecar of front matter)."
+            )
+        current = existing.get(meta.doc_id)
+        base = FileResult(str(path), "", meta.doc_id, meta.title, len(prepared.chunks))
+        if current and current.doc_hash == prepared.doc_hash and current.complete:
+            base.status = "unchanged"
+            return base
+        twin = by_content.get(prepared.content_hash)
+        if twin and twin != meta.doc_id:
+            base.status, base.chunks = "duplicate", 0
+            base.reason = f"Dezelfde tekst staat al in de kennisbank als '{twin}'; dit bestand is overgeslagen."
+            return base
+        reuse = self.store.embeddings_by_text(meta.doc_id) if current else {}
+        inputs = [embed_input(meta.title, c.section, c.text) for c in prepared.chunks]
+        embeddings: list[list[float] | None] = [reuse.get((meta.title, c.section, c.text)) for c in prepared.chunks]
+        todo = [i for i, e in enumerate(embeddings) if e is None]
+        for start in range(0, len(todo), EMBED_BATCH):
+            batch = todo[start : start + EMBED_BATCH]
+            vectors = self.embed_model.get_text_embedding_batch([inputs[i] for i in batch])
+            for i, vector in zip(batch, vectors):
+                embeddings[i] = vector
+            step(0.1 + 0.8 * (start + len(batch)) / len(todo), f"embedden {start + len(batch)}/{len(todo)}")
+        self.store.add_document(meta, prepared.doc_hash, prepared.content_hash, prepared.chunks, embeddings)  # type: ignore[arg-type]
+        by_content[prepared.content_hash] = meta.doc_id
+        base.status = "replaced" if current else "added"
+        base.embedded = len(todo)
+        return base

@@ -1,0 +1,229 @@
+"""The ``kb`` command line: ingest, ask, docs, serve."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from kb.offline import apply_offline_env
+
+apply_offline_env()
+
+from kb.config import Settings  # noqa: E402
+from kb.errors import KBError  # noqa: E402
+
+
+def _settings(ctx: click.Context) -> Settings:
+    return ctx.obj["settings"]
+
+
+def _open_kb(ctx: click.Context):
+    from kb.service import KnowledgeBase
+
+    if "kb" not in ctx.obj:
+        ctx.obj["kb"] = KnowledgeBase.open(_settings(ctx))
+    return ctx.obj["kb"]
+
+
+def _pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"'{item}' is geen sleutel=waarde.", param_hint=what)
+        out[key.strip().lower()] = value.strip()
+    return out
+
+
+class FriendlyGroup(click.Group):
+    """Shows :class:`KBError` messages as one plain sentence instead of a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except KBError as exc:
+            click.echo(f"Fout: {exc}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=FriendlyGroup)
+@click.option(
+    "--data-dir", envvar="KB_DATA_DIR", type=click.Path(path_type=Path), help="Map met de index (KB_DATA_DIR)."
+)
+@click.option(
+    "--embedding", envvar="KB_EMBEDDING", help="Embeddingmodel: e5, minilm of st:<naam-of-pad> (KB_EMBEDDING)."
+)
+@click.option("--chroma-url", envvar="KB_CHROMA_URL", help="Chroma-server in plaats van de lokale map (KB_CHROMA_URL).")
+@click.pass_context
+def main(ctx: click.Context, data_dir: Path | None, embedding: str | None, chroma_url: str | None) -> None:
+    """CoP Kennisbank: doorzoek handreikingen en CoP-interviews over de Wet inburgering 2021."""
+    settings = Settings.from_env()
+    changes = {k: v for k, v in {"data_dir": data_dir, "embedding": embedding, "chroma_url": chroma_url}.items() if v}
+    settings = settings.with_(**changes) if changes else settings
+    logging.basicConfig(
+        level=getattr(logging, settings.log_level, logging.WARNING), format="%(levelname)s %(name)s: %(message)s"
+    )
+    ctx.obj = {"settings": settings}
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--meta",
+    "meta",
+    multiple=True,
+    help="Metadata voor alle bestanden, bv. --meta kind=handreiking --meta cop=Utrecht.",
+)
+@click.option("--reset", is_flag=True, help="Verwijder eerst de hele index (nodig na het wisselen van embeddingmodel).")
+@click.option("--json", "as_json", is_flag=True, help="Schrijf het resultaat als JSON.")
+@click.pass_context
+def ingest(ctx: click.Context, paths: tuple[Path, ...], meta: tuple[str, ...], reset: bool, as_json: bool) -> None:
+    """Voeg documenten toe (standaard: de map corpus/). Ongewijzigde bestanden worden overgeslagen."""
+    settings = _settings(ctx)
+    if reset:
+        from kb.store import drop_collection
+
+        if drop_collection(settings):
+            click.echo("De bestaande index is verwijderd; alles wordt opnieuw opgebouwd.", err=True)
+    kb = _open_kb(ctx)
+    targets = list(paths) or [settings.corpus_dir]
+    missing = [p for p in targets if not p.exists()]
+    for path in missing:
+        click.echo(f"Niet gevonden: {path}", err=True)
+
+    def progress(fraction: float, message: str) -> None:
+        if not as_json and sys.stderr.isatty():
+            click.echo(f"\r[{fraction:4.0%}] {message[:70]:<70}", err=True, nl=False)
+
+    report = kb.ingest([p for p in targets if p.exists()], _pairs(meta, "--meta"), progress)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+        return
+    if sys.stderr.isatty():
+        click.echo("", err=True)
+    for result in report.results:
+        line = f"{result.status_nl:>22}  {Path(result.path).name}"
+        if result.doc_id:
+            line += f"  → {result.doc_id} ({result.chunks} passages)"
+        click.echo(line)
+        if result.reason:
+            click.echo(f"{'':>24}{result.reason}")
+    click.echo(report.summary_nl())
+    if missing or (report.results and report.count("refused") == len(report.results)):
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("question")
+@click.option("--json", "as_json", is_flag=True, help="Schrijf het antwoord als één JSON-object.")
+@click.option("--history", multiple=True, help="Eerdere vraag in het gesprek (herhaalbaar), voor vervolgvragen.")
+@click.option("--filter", "filters", multiple=True, help="Filter, bv. --filter kind=handreiking, cop=..., year=2023.")
+@click.option("-k", "k", type=click.IntRange(1, 100), default=None, help="Aantal op te halen passages (standaard 10).")
+@click.pass_context
+def ask(
+    ctx: click.Context, question: str, as_json: bool, history: tuple[str, ...], filters: tuple[str, ...], k: int | None
+) -> None:
+    """Stel een vraag; het antwoord citeert de bronnen met [1], [2], ..."""
+    kb = _open_kb(ctx)
+    answer = kb.ask(question, history=history, filters=_pairs(filters, "--filter"), k=k)
+    if as_json:
+        click.echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        return
+    click.echo(answer.text)
+    if answer.citations:
+        click.echo("\nBronnen:")
+        for c in answer.citations:
+            click.echo(f"  [{c.n}] {c.title} — {c.publisher}, {c.date or 'datum onbekend'} — {c.locator}")
+            click.echo(f"      “{c.quote}”")
+    click.echo(f"\n({answer.latency_ms:.0f} ms)", err=True)
+
+
+@main.group()
+def docs() -> None:
+    """Beheer de geïndexeerde documenten."""
+
+
+@docs.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Als JSON.")
+@click.pass_context
+def docs_list(ctx: click.Context, as_json: bool) -> None:
+    """Toon alle documenten in de index."""
+    documents = _open_kb(ctx.find_root()).documents()
+    if as_json:
+        from dataclasses import asdict
+
+        click.echo(json.dumps([asdict(d) for d in documents], ensure_ascii=False, indent=2))
+        return
+    if not documents:
+        click.echo("De index is leeg. Voeg documenten toe met: kb ingest [MAP-OF-BESTAND ...]")
+        return
+    for d in documents:
+        flag = "" if d.complete else "  (onvolledig: draai kb ingest opnieuw)"
+        click.echo(f"{d.doc_id:<45} {d.chunks:>4} passages  {d.kind:<14} {d.date:<10} {d.title}{flag}")
+
+
+@docs.command("remove")
+@click.argument("doc_id")
+@click.pass_context
+def docs_remove(ctx: click.Context, doc_id: str) -> None:
+    """Verwijder een document (alle passages) uit de index."""
+    removed = _open_kb(ctx.find_root()).remove(doc_id)
+    if not removed:
+        click.echo(f"Geen document met id '{doc_id}'. Zie 'kb docs list'.", err=True)
+        sys.exit(1)
+    click.echo(f"'{doc_id}' verwijderd ({removed} passages).")
+
+
+@main.command()
+@click.option("--host", envvar="KB_HOST", default="127.0.0.1", show_default=True, help="Adres (KB_HOST).")
+@click.option(
+    "--port",
+    envvar=["KB_PORT", "GRADIO_SERVER_PORT"],
+    type=int,
+    default=7860,
+    show_default=True,
+    help="Poort (KB_PORT).",
+)
+@click.option(
+    "--ingest/--no-ingest", default=True, help="Eerst de corpusmap indexeren (ongewijzigde bestanden kosten niets)."
+)
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, ingest: bool) -> None:
+    """Start de chat-app in de browser."""
+    kb = _open_kb(ctx)
+    try:
+        from kb.chat.app import launch
+    except ImportError:
+        _terminal_chat(kb)
+        return
+    launch(kb, host=host, port=port, ingest_corpus=ingest)
+
+
+def _terminal_chat(kb) -> None:
+    """Question-and-answer in the terminal (used when the chat app is not installed)."""
+    click.echo("Stel uw vraag (leeg = stoppen). Vervolgvragen gebruiken de vorige vragen.")
+    history: list[str] = []
+    while True:
+        try:
+            question = click.prompt("Vraag", default="", show_default=False).strip()
+        except (EOFError, click.Abort):
+            return
+        if not question:
+            return
+        try:
+            answer = kb.ask(question, history=history)
+        except KBError as exc:
+            click.echo(str(exc))
+            continue
+        click.echo(answer.text)
+        for c in answer.citations:
+            click.echo(f"  [{c.n}] {c.title} — {c.locator}")
+        history.append(question)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""The small typed records that flow through the pipeline.
+
+Citations are data: the CLI, the chat UI and the eval render or score these records;
+nothing parses citations back out of prose.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class DocumentMeta:
+    """Metadata of one source document (from front matter, a sidecar, or fallbacks)."""
+
+    doc_id: str
+    title: str
+    publisher: str = "onbekend"
+    date: str = ""  # ISO date, year, or free text as stated
+    year: int = 0  # 0 = unknown
+    kind: str = "onbekend"  # handreiking | CoP-interview | artikel | verslag | ...
+    cop: str = ""  # CoP or region
+    themes: tuple[str, ...] = ()
+    author: str = ""
+    url: str = ""
+    source: str = ""  # file name it came from
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage sized for quoting, with where it sits in its document."""
+
+    chunk_id: str
+    doc_id: str
+    index: int
+    text: str
+    section: str = ""
+    page_start: int = 0  # 0 = not paged (text, html, docx)
+    page_end: int = 0
+
+    @property
+    def locator(self) -> str:
+        """Human-readable location: page and/or section."""
+        parts = []
+        if self.page_start:
+            if self.page_end and self.page_end != self.page_start:
+                parts.append(f"p. {self.page_start}–{self.page_end}")
+            else:
+                parts.append(f"p. {self.page_start}")
+        if self.section:
+            parts.append(f"§ {self.section}")
+        return " · ".join(parts) or "begin van het document"
+
+
+@dataclass
+class Passage:
+    """A retrieved passage (one chunk, or adjacent chunks merged) with its score."""
+
+    chunk_ids: list[str]
+    doc_id: str
+    title: str
+    publisher: str
+    date: str
+    kind: str
+    locator: str
+    text: str
+    score: float
+    first_index: int = 0
+    last_index: int = 0
+    section: str = ""
+    dense_score: float = 0.0
+    lexical_score: float = 0.0
+    parts: list[tuple[str, str]] = field(default_factory=list)  # (locator, text) per merged chunk
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "doc_id": self.doc_id,
+            "title": self.title,
+            "locator": self.locator,
+            "text": self.text,
+            "score": round(self.score, 4),
+            "chunk_ids": list(self.chunk_ids),
+        }
+
+
+@dataclass(frozen=True)
+class Citation:
+    """One numbered source of an answer: the document, where, and the quoted sentence(s)."""
+
+    n: int
+    doc_id: str
+    title: str
+    publisher: str
+    date: str
+    locator: str
+    quote: str
+    text: str
+    score: float
+    source: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["score"] = round(self.score, 4)
+        return data
+
+
+@dataclass
+class Answer:
+    """What the knowledge base says to a question, with its evidence."""
+
+    question: str
+    text: str
+    abstained: bool
+    citations: list[Citation] = field(default_factory=list)
+    retrieved: list[Passage] = field(default_factory=list)
+    latency_ms: float = 0.0
+    confidence: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "abstained": self.abstained,
+            "citations": [c.to_dict() for c in self.citations],
+            "retrieved": [p.to_dict() for p in self.retrieved],
+            "latency_ms": round(self.latency_ms, 1),
+            "confidence": round(self.confidence, 4),
+        }

@@ -1,0 +1,115 @@
+"""The knowledge base as one object: ingest, ask, list and remove documents.
+
+Built at the edge (CLI, chat app, eval) from :class:`~kb.config.Settings`; every part
+(embedding model, store, retriever, answerer) is passed in or built here once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from llama_index.core.base.embeddings.base import BaseEmbedding
+
+from ingest.pipeline import Ingestor, IngestReport, Progress
+from kb.answer import AnswerConfig, ExtractiveAnswerer
+from kb.config import Settings
+from kb.embeddings import load_embedding
+from kb.errors import QuestionError
+from kb.records import Answer
+from kb.retrieve import FILTER_KEYS, HybridRetriever
+from kb.store import ChunkStore, StoredDocument, open_store
+
+log = logging.getLogger(__name__)
+
+
+class KnowledgeBase:
+    """Facade over ingest → store → retrieve → answer."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        embed_model: BaseEmbedding,
+        store: ChunkStore,
+        retriever: HybridRetriever | None = None,
+        answer_config: AnswerConfig | None = None,
+    ) -> None:
+        self.settings = settings
+        self.embed_model = embed_model
+        self.store = store
+        self.retriever = retriever or HybridRetriever(store, embed_model)
+        self.answerer = ExtractiveAnswerer(self.retriever.idf, answer_config)
+
+    @classmethod
+    def open(cls, settings: Settings, embedding: tuple[BaseEmbedding, str] | None = None) -> KnowledgeBase:
+        """Load the configured model and open the store (refuses a model mismatch)."""
+        embed_model, model_id = embedding or load_embedding(settings.embedding)
+        dim = len(embed_model.get_query_embedding("dimensie"))
+        return cls(settings, embed_model, open_store(settings, model_id, dim))
+
+    # -- documents -----------------------------------------------------------------
+    def ingest(
+        self, paths: Iterable[Path], overrides: dict[str, Any] | None = None, progress: Progress | None = None
+    ) -> IngestReport:
+        report = Ingestor(self.store, self.embed_model, self.settings.max_file_mb).ingest(paths, overrides, progress)
+        self.retriever.refresh(force=True)
+        return report
+
+    def documents(self) -> list[StoredDocument]:
+        return self.store.documents()
+
+    def remove(self, doc_id: str) -> int:
+        removed = self.store.delete_document(doc_id)
+        self.retriever.refresh(force=True)
+        return removed
+
+    # -- questions -----------------------------------------------------------------
+    def check_question(self, question: str) -> str:
+        question = " ".join((question or "").split())
+        if len(question) < 3 or not any(ch.isalnum() for ch in question):
+            raise QuestionError("Stel een vraag, bijvoorbeeld: ‘Wie betaalt de reiskosten naar de opstartklas?’")
+        if len(question) > self.settings.max_question_chars:
+            raise QuestionError(
+                f"De vraag is te lang ({len(question)} tekens; maximaal {self.settings.max_question_chars}). "
+                "Stel een korte vraag; plak geen hele documenten."
+            )
+        return question
+
+    def resolve_filters(self, filters: dict[str, Any] | None) -> dict[str, Any]:
+        """Match filter values to what is in the index, ignoring case ('Handreiking' → 'handreiking')."""
+        resolved: dict[str, Any] = {}
+        known = self.retriever.filter_values() if filters else {}
+        for key, value in (filters or {}).items():
+            if key not in FILTER_KEYS:
+                raise QuestionError(f"Onbekend filter '{key}'. Kies uit: {', '.join(FILTER_KEYS)}.")
+            if value in (None, "", []):
+                continue
+            if key == "year":
+                try:
+                    resolved[key] = int(value)
+                except (TypeError, ValueError):
+                    raise QuestionError(f"Het jaar '{value}' is geen getal.") from None
+                continue
+            options = {str(v).lower(): v for v in known.get(key, [])}
+            resolved[key] = options.get(str(value).lower(), value)
+        return resolved
+
+    def ask(
+        self,
+        question: str,
+        history: Iterable[str] = (),
+        filters: dict[str, Any] | None = None,
+        k: int | None = None,
+    ) -> Answer:
+        """Answer a question from the sources, with citations; abstains when they don't answer it."""
+        started = time.perf_counter()
+        question = self.check_question(question)
+        history = [h for h in (" ".join(str(h).split()) for h in history) if h][-3:]
+        passages = self.retriever.retrieve(question, k or self.settings.top_k, self.resolve_filters(filters), history)
+        text, citations, abstained, confidence = self.answerer.answer(question, passages, history)
+        latency = (time.perf_counter() - started) * 1000
+        log.info("answered in %.0f ms (abstained=%s, %d citations)", latency, abstained, len(citations))
+        return Answer(question, text, abstained, citations, passages, latency, confidence)

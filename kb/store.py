@@ -1,0 +1,255 @@
+"""The passage store: one Chroma collection, local folder or Chroma server.
+
+Each record is one chunk; its metadata carries the document's metadata and its content
+hash, so the store itself is the manifest (no second file that can drift from it, and
+several app instances on one Chroma server see the same documents). The collection
+records which embedding model built it; opening it with another model is refused.
+
+Embeddings are always passed in: Chroma's own default embedder would try to download
+a model.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urlparse
+
+import chromadb
+from chromadb.config import Settings as ChromaSettings
+
+from kb.config import Settings
+from kb.errors import ModelMismatchError, StoreUnavailableError
+from kb.records import Chunk, DocumentMeta
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+_PAGE = 2000  # records per get() page
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    """One indexed document as listed by ``kb docs list``."""
+
+    doc_id: str
+    title: str
+    publisher: str
+    date: str
+    kind: str
+    cop: str
+    source: str
+    doc_hash: str
+    content_hash: str
+    chunks: int
+    ingested_at: str
+    complete: bool
+
+
+def make_client(settings: Settings) -> chromadb.api.ClientAPI:
+    """A Chroma client for the local folder, or for ``KB_CHROMA_URL`` when set."""
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    try:
+        if settings.chroma_url:
+            url = urlparse(settings.chroma_url)
+            if not url.hostname:
+                raise StoreUnavailableError(f"KB_CHROMA_URL '{settings.chroma_url}' is geen geldige URL.")
+            client = chromadb.HttpClient(
+                host=url.hostname,
+                port=url.port or (443 if url.scheme == "https" else 8000),
+                ssl=url.scheme == "https",
+                settings=chroma_settings,
+            )
+            client.heartbeat()
+            return client
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(settings.data_dir / "chroma"), settings=chroma_settings)
+    except StoreUnavailableError:
+        raise
+    except Exception as exc:
+        where = settings.chroma_url or str(settings.data_dir)
+        raise StoreUnavailableError(
+            f"De index op '{where}' is niet bereikbaar ({type(exc).__name__}). "
+            "Controleer of de Chroma-server draait of de map beschrijfbaar is, en probeer het opnieuw."
+        ) from exc
+
+
+def _scalar_metadata(meta: DocumentMeta, doc_hash: str, content_hash: str, n_chunks: int, ingested_at: str) -> dict:
+    data = {
+        "doc_id": meta.doc_id,
+        "doc_hash": doc_hash,
+        "content_hash": content_hash,
+        "n_chunks": n_chunks,
+        "title": meta.title,
+        "publisher": meta.publisher,
+        "date": meta.date,
+        "year": meta.year,
+        "kind": meta.kind,
+        "cop": meta.cop,
+        "themes": "; ".join(meta.themes),
+        "author": meta.author,
+        "url": meta.url,
+        "source": meta.source,
+        "ingested_at": ingested_at,
+    }
+    return {k: v for k, v in data.items() if v is not None}
+
+
+class ChunkStore:
+    """Verb methods over the Chroma collection: add, delete, list, search."""
+
+    def __init__(self, client: chromadb.api.ClientAPI, name: str, model_id: str, dim: int) -> None:
+        self.model_id = model_id
+        self.dim = dim
+        self._client = client
+        self._name = name
+        try:
+            self._collection = client.get_or_create_collection(
+                name=name,
+                embedding_function=None,
+                metadata={
+                    "embedding_model": model_id,
+                    "embedding_dim": dim,
+                    "kb_schema": SCHEMA_VERSION,
+                    "hnsw:space": "cosine",
+                },
+            )
+        except Exception as exc:
+            raise StoreUnavailableError(
+                f"De collectie '{name}' kan niet worden geopend ({type(exc).__name__}). Probeer het opnieuw."
+            ) from exc
+        built_with = (self._collection.metadata or {}).get("embedding_model")
+        if built_with and built_with != model_id:
+            raise ModelMismatchError(
+                f"De index is gebouwd met embeddingmodel '{built_with}', maar nu is '{model_id}' ingesteld. "
+                f"Zet KB_EMBEDDING terug, of herindexeer met 'kb ingest --reset' (dat bouwt de index opnieuw op)."
+            )
+
+    # -- writing -------------------------------------------------------------------
+    def add_document(
+        self,
+        meta: DocumentMeta,
+        doc_hash: str,
+        content_hash: str,
+        chunks: list[Chunk],
+        embeddings: list[list[float]],
+    ) -> None:
+        """Add a document version; older versions of the same document are removed afterwards.
+
+        New chunks are written before old ones are deleted, so a query never finds the
+        document missing; the retriever hides all but the newest version meanwhile.
+        """
+        ingested_at = datetime.now(UTC).isoformat(timespec="seconds")
+        base = _scalar_metadata(meta, doc_hash, content_hash, len(chunks), ingested_at)
+        metadatas = []
+        for chunk in chunks:
+            md = dict(base)
+            md.update(
+                chunk_index=chunk.index,
+                section=chunk.section,
+                page_start=chunk.page_start,
+                page_end=chunk.page_end,
+                locator=chunk.locator,
+            )
+            metadatas.append(md)
+        for start in range(0, len(chunks), 500):
+            end = start + 500
+            self._collection.upsert(
+                ids=[c.chunk_id for c in chunks[start:end]],
+                embeddings=embeddings[start:end],
+                documents=[c.text for c in chunks[start:end]],
+                metadatas=metadatas[start:end],
+            )
+        self._collection.delete(where={"$and": [{"doc_id": meta.doc_id}, {"doc_hash": {"$ne": doc_hash}}]})
+
+    def delete_document(self, doc_id: str) -> int:
+        """Remove every chunk of a document; returns how many were removed."""
+        found = self._collection.get(where={"doc_id": doc_id}, include=[])
+        if found["ids"]:
+            self._collection.delete(ids=found["ids"])
+        return len(found["ids"])
+
+    # -- reading -------------------------------------------------------------------
+    def count(self) -> int:
+        return self._collection.count()
+
+    def iter_records(self, include: list[str], where: dict | None = None):
+        """All records, page by page: yields (id, metadata, document, embedding)."""
+        offset = 0
+        while True:
+            page = self._collection.get(include=include, where=where, limit=_PAGE, offset=offset)
+            ids = page["ids"]
+            if not ids:
+                return
+            docs = page.get("documents") or [None] * len(ids)
+            metas = page.get("metadatas") or [None] * len(ids)
+            embs = page.get("embeddings")
+            if embs is None:
+                embs = [None] * len(ids)
+            yield from zip(ids, metas, docs, embs)
+            if len(ids) < _PAGE:
+                return
+            offset += _PAGE
+
+    def documents(self) -> list[StoredDocument]:
+        """Every indexed document, newest version, with chunk counts."""
+        groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
+        for _id, md, _doc, _emb in self.iter_records(include=["metadatas"]):
+            groups[(md["doc_id"], md["doc_hash"])].append(md)
+        newest: dict[str, StoredDocument] = {}
+        for (doc_id, doc_hash), mds in groups.items():
+            md = mds[0]
+            doc = StoredDocument(
+                doc_id=doc_id,
+                title=md.get("title", doc_id),
+                publisher=md.get("publisher", ""),
+                date=md.get("date", ""),
+                kind=md.get("kind", ""),
+                cop=md.get("cop", ""),
+                source=md.get("source", ""),
+                doc_hash=doc_hash,
+                content_hash=md.get("content_hash", ""),
+                chunks=len(mds),
+                ingested_at=md.get("ingested_at", ""),
+                complete=len(mds) == md.get("n_chunks", -1),
+            )
+            current = newest.get(doc_id)
+            if current is None or (doc.complete, doc.ingested_at) > (current.complete, current.ingested_at):
+                newest[doc_id] = doc
+        return sorted(newest.values(), key=lambda d: d.doc_id)
+
+    def embeddings_by_text(self, doc_id: str) -> dict[tuple[str, str, str], list[float]]:
+        """Existing embeddings of a document keyed by (title, section, text), to re-use on an edit."""
+        reuse: dict[tuple[str, str, str], list[float]] = {}
+        for _id, md, text, emb in self.iter_records(
+            include=["documents", "embeddings", "metadatas"], where={"doc_id": doc_id}
+        ):
+            if text is not None and emb is not None:
+                reuse[(md.get("title", ""), md.get("section", ""), text)] = list(emb)
+        return reuse
+
+    def query(self, embedding: list[float], n: int, where: dict | None = None) -> list[tuple[str, float]]:
+        """Nearest chunks: (chunk id, cosine similarity), best first."""
+        if self.count() == 0:
+            return []
+        result = self._collection.query(
+            query_embeddings=[embedding], n_results=n, where=where or None, include=["distances"]
+        )
+        return [(cid, 1.0 - dist) for cid, dist in zip(result["ids"][0], result["distances"][0])]
+
+
+def drop_collection(settings: Settings) -> bool:
+    """Delete the configured collection (``kb ingest --reset``); True if it existed."""
+    client = make_client(settings)
+    try:
+        client.delete_collection(settings.collection)
+    except Exception:  # chromadb raises different types for "does not exist" per version
+        return False
+    return True
+
+
+def open_store(settings: Settings, model_id: str, dim: int) -> ChunkStore:
+    """Open (or create) the configured collection for the given embedding model."""
+    return ChunkStore(make_client(settings), settings.collection, model_id, dim)

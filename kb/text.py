@@ -1,0 +1,196 @@
+"""Dutch text helpers shared by chunking, BM25 and the extractive answer.
+
+Why our own sentence splitter: NLTK's punkt (via llama-index) splits Dutch text at
+abbreviations such as "o.a.", "bijv." and "i.p.v.", and quotes must be whole sentences.
+Chunk boundaries and answer quotes use this one splitter, so they always line up.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import Stemmer
+from bm25s.stopwords import STOPWORDS_DUTCH, STOPWORDS_EN
+
+ABBREVIATIONS = {
+    "o.a",
+    "bijv",
+    "bv",
+    "i.p.v",
+    "d.w.z",
+    "enz",
+    "etc",
+    "nr",
+    "mr",
+    "dhr",
+    "mevr",
+    "e.d",
+    "m.b.t",
+    "t.a.v",
+    "z.s.m",
+    "vs",
+    "ca",
+    "incl",
+    "excl",
+    "evt",
+    "max",
+    "min",
+    "blz",
+    "p",
+    "jl",
+    "a.s",
+    "z.o.z",
+    "i.c.m",
+    "m.u.v",
+    "t.b.v",
+    "t/m",
+    "e.a",
+    "resp",
+    "dr",
+    "prof",
+    "ir",
+    "ing",
+    "drs",
+    "mw",
+    "st",
+    "vgl",
+    "zgn",
+    "art",
+    "lid",
+    "hfst",
+    "afd",
+}
+
+_BOUNDARY = re.compile(r"[.!?…]+[’'”\"»)]*\s+")
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+
+# Question words and other words that carry no topic in a question.
+QUESTION_STOPWORDS = {
+    "wie",
+    "wat",
+    "waar",
+    "wanneer",
+    "waarom",
+    "hoe",
+    "hoeveel",
+    "welke",
+    "welk",
+    "mag",
+    "moet",
+    "moeten",
+    "kan",
+    "kunnen",
+    "kun",
+    "je",
+    "jij",
+    "ik",
+    "we",
+    "wij",
+    "u",
+    "iemand",
+    "er",
+    "eigenlijk",
+    "precies",
+    "gebeurt",
+    "gaat",
+    "doen",
+    "doet",
+    "zit",
+    "zitten",
+    "staat",
+    "volgens",
+    "vind",
+    "vinden",
+    "weten",
+    "wil",
+    "willen",
+    "graag",
+    "even",
+    "nou",
+    "ook",
+    "nog",
+    "dan",
+    "dus",
+    "what",
+    "who",
+    "how",
+    "when",
+    "where",
+    "which",
+    "why",
+    "does",
+    "do",
+    "is",
+    "are",
+    "the",
+    "and",
+    "or",
+    "of",
+    "for",
+    "in",
+    "to",
+    "a",
+    "an",
+    "can",
+    "should",
+    "many",
+    "much",
+}
+STOPWORDS = frozenset(STOPWORDS_DUTCH) | frozenset(STOPWORDS_EN) | QUESTION_STOPWORDS
+
+
+def normalize_whitespace(text: str) -> str:
+    """Collapse runs of white space (incl. no-break spaces) to one space."""
+    return re.sub(r"\s+", " ", text.replace("\u00a0", " ")).strip()
+
+
+def fold(text: str) -> str:
+    """Lower-case and strip accents, for matching (vóór → voor, creëren → creeren)."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split a paragraph into sentences, keeping Dutch abbreviations and initials intact."""
+    text = normalize_whitespace(text)
+    if not text:
+        return []
+    sentences: list[str] = []
+    start = 0
+    for match in _BOUNDARY.finditer(text):
+        end = match.end()
+        before = text[start : match.start() + 1]
+        last_word = before.rsplit(" ", 1)[-1].rstrip(".!?…").lower().lstrip("(‘“'\"")
+        nxt = text[end : end + 1]
+        if last_word in ABBREVIATIONS or (len(last_word) == 1 and last_word.isalpha()):
+            continue
+        if nxt and (nxt.islower() or nxt.isdigit() and match.group().startswith(".") and last_word.isdigit()):
+            continue
+        sentences.append(text[start:end].strip())
+        start = end
+    tail = text[start:].strip()
+    if tail:
+        sentences.append(tail)
+    return sentences
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Stemmer.Stemmer:
+    return Stemmer.Stemmer("dutch")
+
+
+def tokenize(text: str, keep_stopwords: bool = False) -> list[str]:
+    """Words of ``text`` folded, stop words removed, stemmed with the Dutch Snowball stemmer."""
+    words = _TOKEN.findall(fold(text))
+    if not keep_stopwords:
+        words = [w for w in words if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
+    return _stemmer().stemWords(words)
+
+
+def slugify(value: str, max_len: int = 80) -> str:
+    """A safe, readable id: lower-case ascii letters, digits and dashes."""
+    ascii_text = fold(value)
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-")
+    return slug[:max_len].strip("-") or "document"

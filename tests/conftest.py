@@ -1,0 +1,65 @@
+"""Shared fixtures: real Chroma in temp dirs, the real bundled e5 model, generated files."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from kb.offline import apply_offline_env
+
+apply_offline_env()
+
+from kb.config import Settings  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = REPO / "corpus"
+
+
+@pytest.fixture(scope="session")
+def e5():
+    """The real default embedding model (loaded once per test session)."""
+    from kb.embeddings import load_embedding
+
+    return load_embedding("e5")
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings().with_(data_dir=tmp_path / "data", corpus_dir=CORPUS)
+
+
+@pytest.fixture
+def kb(settings, e5):
+    """An empty knowledge base in a fresh temp dir."""
+    from kb.service import KnowledgeBase
+
+    return KnowledgeBase.open(settings, e5)
+
+
+@pytest.fixture(scope="session")
+def sample_data_dir(tmp_path_factory, e5) -> Path:
+    """A data dir with the sample corpus ingested once for the whole session."""
+    from kb.service import KnowledgeBase
+
+    data_dir = tmp_path_factory.mktemp("sample") / "data"
+    kb = KnowledgeBase.open(Settings().with_(data_dir=data_dir, corpus_dir=CORPUS), e5)
+    report = kb.ingest([CORPUS])
+    assert report.count("added") == 5, report.to_dict()
+    return data_dir
+
+
+@pytest.fixture(scope="session")
+def sample_kb(sample_data_dir, e5):
+    from kb.service import KnowledgeBase
+
+    return KnowledgeBase.open(Settings().with_(data_dir=sample_data_dir, corpus_dir=CORPUS), e5)
+
+
+@pytest.fixture
+def sample_copy(tmp_path: Path, sample_data_dir: Path) -> Path:
+    """A private copy of the sample index, for tests that change it."""
+    target = tmp_path / "data"
+    shutil.copytree(sample_data_dir, target)
+    return target

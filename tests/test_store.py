@@ -1,0 +1,121 @@
+"""The store: model recorded with the collection, server mode, and the CLI around documents."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from kb.cli import main
+from kb.errors import ModelMismatchError, StoreUnavailableError
+from kb.service import KnowledgeBase
+from kb.store import make_client
+
+pytestmark = pytest.mark.slow
+
+
+def test_collection_records_model_and_refuses_another(settings, e5, tmp_path):
+    kb = KnowledgeBase.open(settings, e5)
+    doc = tmp_path / "d.md"
+    doc.write_text("# D\n\nTekst over de Voorinburgering door het COA.\n")
+    kb.ingest([doc])
+    with pytest.raises(ModelMismatchError, match="kb ingest --reset"):
+        KnowledgeBase.open(settings.with_(embedding="minilm"))
+
+
+def test_sentence_transformers_model_by_path_works_and_cli_reset_switches_model(tmp_path):
+    from kb.embeddings import minilm_path
+
+    env = {"KB_DATA_DIR": str(tmp_path / "data"), "KB_EMBEDDING": f"st:{minilm_path()}"}
+    doc = tmp_path / "in" / "e.md"
+    doc.parent.mkdir()
+    doc.write_text("# Employers\n\nEmployers need a single contact person for newcomers at work.\n")
+    runner = CliRunner()
+    assert runner.invoke(main, ["ingest", str(doc.parent)], env=env).exit_code == 0
+    refused = runner.invoke(main, ["ask", "contact person"], env={**env, "KB_EMBEDDING": "e5"})
+    assert refused.exit_code == 2
+    assert "st:all-MiniLM-L6-v2" in refused.output and "--reset" in refused.output
+    switched = runner.invoke(main, ["ingest", "--reset", str(doc.parent)], env={**env, "KB_EMBEDDING": "e5"})
+    assert switched.exit_code == 0, switched.output
+    assert "toegevoegd" in switched.output
+
+
+def test_docs_list_and_remove_through_the_cli(sample_copy):
+    env = {"KB_DATA_DIR": str(sample_copy)}
+    runner = CliRunner()
+    listed = runner.invoke(main, ["docs", "list"], env=env)
+    assert listed.exit_code == 0
+    assert "handreiking-warme-overdracht" in listed.output and "cop-klantmanagers-gezinsmigranten" in listed.output
+    removed = runner.invoke(main, ["docs", "remove", "morgens-bureau-nieuwkomers-arnhem"], env=env)
+    assert removed.exit_code == 0 and "verwijderd" in removed.output
+    assert "morgens-bureau-nieuwkomers-arnhem" not in runner.invoke(main, ["docs", "list"], env=env).output
+    missing = runner.invoke(main, ["docs", "remove", "bestaat-niet"], env=env)
+    assert missing.exit_code == 1 and "Geen document" in missing.output
+
+
+def test_unchanged_corpus_reingest_via_cli_reports_unchanged(sample_copy):
+    result = CliRunner().invoke(main, ["ingest"], env={"KB_DATA_DIR": str(sample_copy)})
+    assert result.exit_code == 0
+    assert "5 bestand(en): 5 ongewijzigd" in result.output
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def chroma_server(tmp_path):
+    """A real Chroma server (``chroma run``) on a free loopback port."""
+    port = _free_port()
+    chroma = Path(sys.executable).parent / "chroma"
+    env = {**os.environ, "ANONYMIZED_TELEMETRY": "False"}
+    proc = subprocess.Popen(
+        [str(chroma), "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+        except OSError:
+            time.sleep(0.2)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+def test_server_mode_ingests_and_answers_and_is_shared(chroma_server, tmp_path, e5):
+    env = {"KB_CHROMA_URL": chroma_server, "KB_DATA_DIR": str(tmp_path / "unused")}
+    doc = tmp_path / "in" / "server.md"
+    doc.parent.mkdir()
+    doc.write_text("# Server\n\nIn Tilburg start de opstartklas altijd op maandag in het wijkcentrum.\n")
+    runner = CliRunner()
+    ingested = runner.invoke(main, ["ingest", str(doc.parent)], env=env)
+    assert ingested.exit_code == 0, ingested.output
+    assert not (tmp_path / "unused" / "chroma").exists(), "server mode must not write a local index"
+    # A second, independent instance (as a second app would) sees the same documents.
+    from kb.config import Settings
+
+    other = KnowledgeBase.open(Settings().with_(chroma_url=chroma_server, data_dir=tmp_path / "x"), e5)
+    assert [d.doc_id for d in other.documents()] == ["server"]
+    answer = other.ask("Op welke dag start de opstartklas in Tilburg?")
+    assert not answer.abstained and "maandag" in answer.text
+
+
+def test_unreachable_server_gives_a_clear_error_quickly(tmp_path):
+    from kb.config import Settings
+
+    started = time.monotonic()
+    with pytest.raises(StoreUnavailableError, match="niet bereikbaar"):
+        make_client(Settings().with_(chroma_url=f"http://127.0.0.1:{_free_port()}", data_dir=tmp_path))
+    assert time.monotonic() - started < 15
