@@ -225,5 +225,17 @@ def _terminal_chat(kb) -> None:
         history.append(question)
 
 
+def _register_optional_commands() -> None:
+    """``kb eval ...`` lives in the evals package (kept out of the core)."""
+    try:
+        from evals.cli import eval_group
+    except ImportError:
+        return
+    main.add_command(eval_group, "eval")
+
+
+_register_optional_commands()
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,1 @@
+"""Evaluation: question set, runner, metrics, baselines, reports, regression gate, benchmark."""
