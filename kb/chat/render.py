@@ -1,0 +1,186 @@
+"""Pure functions that turn knowledge-base records into what the chat app shows.
+
+Citations are data: everything here reads :class:`~kb.records.Answer` fields and never
+parses the answer text. Every value from a document is escaped before it becomes HTML
+or Markdown, because uploaded documents are not trusted to be well-formed.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from ingest.pipeline import FileResult
+from kb.records import Answer, Citation, Passage
+from kb.store import StoredDocument
+
+SOURCES_PLACEHOLDER = (
+    '<div class="kb-sources kb-empty">Stel een vraag; de bronnen van het antwoord verschijnen hier, '
+    "met de geciteerde zin gemarkeerd in de passage.</div>"
+)
+ABSTAIN_HEADING = "Geen antwoord in de bronnen"
+INGEST_HEADERS = ["bestand", "resultaat", "document-id", "titel", "passages", "toelichting"]
+DOCUMENT_HEADERS = ["id", "titel", "soort", "datum", "passages", "toegevoegd op"]
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|~$])")
+
+
+def md_escape(text: str) -> str:
+    """Escape Markdown syntax so document text shows literally in the chat."""
+    return _MD_SPECIAL.sub(r"\\\1", text or "")
+
+
+def _date(value: str) -> str:
+    return value or "datum onbekend"
+
+
+def citation_label(c: Citation) -> str:
+    """One line naming a source: title, organisation, date and location."""
+    return f"{c.title} — {c.publisher}, {_date(c.date)} — {c.locator}"
+
+
+def answer_markdown(answer: Answer) -> str:
+    """The chat message for an answer: the text with its [n] markers and a short source list."""
+    if answer.abstained:
+        return f"⚠️ **{ABSTAIN_HEADING}.** {md_escape(answer.text)}"
+    lines = [md_escape(answer.text)]
+    if answer.citations:
+        lines.append("")
+        lines.append("**Bronnen:**")
+        lines.extend(f"- {md_escape(f'[{c.n}]')} {md_escape(citation_label(c))}" for c in answer.citations)
+    return "\n".join(lines)
+
+
+def _quote_pattern(sentence: str) -> re.Pattern[str] | None:
+    words = sentence.split()
+    if not words:
+        return None
+    return re.compile(r"\s+".join(re.escape(w) for w in words))
+
+
+def quote_spans(text: str, quote: str) -> list[tuple[int, int]]:
+    """Where the quoted sentence(s) sit in ``text``, tolerant of differences in white space."""
+    whole = _quote_pattern(quote)
+    match = whole.search(text) if whole else None
+    if match:
+        return [match.span()]
+    spans: list[tuple[int, int]] = []
+    start = 0
+    # The quote may join sentences that are not adjacent in the passage: find each one.
+    for sentence in re.split(r"(?<=[.!?…])\s+", quote or ""):
+        pattern = _quote_pattern(sentence)
+        found = pattern.search(text, start) if pattern else None
+        if found:
+            spans.append(found.span())
+            start = found.end()
+    return spans
+
+
+def highlight_quote(text: str, quote: str) -> str:
+    """The passage as HTML with the quoted sentence(s) wrapped in ``<mark>``."""
+    pieces: list[str] = []
+    position = 0
+    for start, end in quote_spans(text, quote):
+        pieces.append(html.escape(text[position:start]))
+        pieces.append(f"<mark>{html.escape(text[start:end])}</mark>")
+        position = end
+    pieces.append(html.escape(text[position:]))
+    return "".join(pieces).replace("\n", "<br>")
+
+
+def _meta_line(publisher: str, date: str, locator: str) -> str:
+    parts = [publisher or "organisatie onbekend", _date(date), locator]
+    return " · ".join(html.escape(p) for p in parts if p)
+
+
+def citation_html(c: Citation) -> str:
+    """One cited source: number, title, organisation, date, location and the passage."""
+    return (
+        f'<div class="kb-source" id="bron-{c.n}">'
+        f'<div class="kb-source-title"><span class="kb-n">[{c.n}]</span> {html.escape(c.title)}</div>'
+        f'<div class="kb-source-meta">{_meta_line(c.publisher, c.date, c.locator)}</div>'
+        f'<div class="kb-quote">“{html.escape(c.quote)}”</div>'
+        f"<details><summary>Passage tonen [{c.n}]</summary>"
+        f'<div class="kb-passage">{highlight_quote(c.text, c.quote)}</div></details>'
+        "</div>"
+    )
+
+
+def closest_documents(passages: Sequence[Passage], limit: int = 3) -> list[Passage]:
+    """The best passage of each of the first ``limit`` distinct documents."""
+    seen: dict[str, Passage] = {}
+    for p in passages:
+        if p.doc_id not in seen:
+            seen[p.doc_id] = p
+        if len(seen) == limit:
+            break
+    return list(seen.values())
+
+
+def _closest_html(p: Passage) -> str:
+    snippet = p.text if len(p.text) <= 600 else p.text[:600].rsplit(" ", 1)[0] + " …"
+    return (
+        '<div class="kb-source kb-closest">'
+        f'<div class="kb-source-title">{html.escape(p.title)}</div>'
+        f'<div class="kb-source-meta">{_meta_line(p.publisher, p.date, p.locator)}</div>'
+        f'<details><summary>Passage tonen</summary><div class="kb-passage">'
+        f"{html.escape(snippet).replace(chr(10), '<br>')}</div></details></div>"
+    )
+
+
+def sources_html(answer: Answer | None) -> str:
+    """The sources panel for the latest answer (or a hint before the first question)."""
+    if answer is None:
+        return SOURCES_PLACEHOLDER
+    if answer.abstained:
+        closest = closest_documents(answer.retrieved)
+        body = "".join(_closest_html(p) for p in closest)
+        intro = "De bronnen bevatten geen duidelijk antwoord op deze vraag; de kennisbank gist niet." + (
+            " Deze documenten komen het dichtst in de buurt:" if closest else " Er zijn geen documenten gevonden."
+        )
+        return (
+            f'<div class="kb-sources kb-abstained"><div class="kb-abstain-note"><strong>{ABSTAIN_HEADING}.</strong> '
+            f"{html.escape(intro)}</div>{body}</div>"
+        )
+    heading = f'<div class="kb-sources-heading">Bronnen bij: “{html.escape(answer.question)}”</div>'
+    return f'<div class="kb-sources">{heading}{"".join(citation_html(c) for c in answer.citations)}</div>'
+
+
+def ingest_rows(results: Iterable[FileResult]) -> list[list[object]]:
+    """Per-file ingest results as table rows, with the status in Dutch."""
+    return [[_file_name(r.path), r.status_nl, r.doc_id, r.title, r.chunks, r.reason] for r in results]
+
+
+def _file_name(path: str) -> str:
+    return re.split(r"[\\/]", path)[-1]
+
+
+def format_timestamp(value: str) -> str:
+    """``2024-05-01T09:30:00+00:00`` → ``01-05-2024 09:30 UTC``; unknown formats are shown as is."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return value or ""
+    suffix = " UTC" if moment.utcoffset() is not None and not moment.utcoffset() else ""
+    return moment.strftime("%d-%m-%Y %H:%M") + suffix
+
+
+def document_rows(documents: Iterable[StoredDocument]) -> list[list[object]]:
+    """The indexed documents as table rows (incomplete ones are marked)."""
+    return [
+        [
+            d.doc_id,
+            d.title if d.complete else f"{d.title} (onvolledig: opnieuw indexeren)",
+            d.kind,
+            d.date or "—",
+            d.chunks,
+            format_timestamp(d.ingested_at),
+        ]
+        for d in sorted(documents, key=lambda d: d.title.lower())
+    ]
+
+
+def filter_choices(values: Iterable[object], all_label: str) -> list[tuple[str, str]]:
+    """Dropdown choices for a filter: an 'all' option (empty value) and each value as text."""
+    return [(all_label, "")] + [(str(v), str(v)) for v in values]
