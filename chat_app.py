@@ -1,0 +1,51 @@
+"""Start the CoP Kennisbank chat app (a launcher; the app lives in ``kb/chat``).
+
+    KB_ADMIN_USER=trekker KB_ADMIN_PASSWORD='...' .venv/bin/python chat_app.py
+
+Host and port come from ``KB_HOST`` (default 127.0.0.1) and ``KB_PORT`` (or
+``GRADIO_SERVER_PORT``, default 7860); all other settings are the usual ``KB_*`` variables.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from kb.offline import apply_offline_env
+
+apply_offline_env()  # before anything imports gradio, chromadb or transformers
+
+from kb.config import Settings  # noqa: E402
+from kb.errors import KBError  # noqa: E402
+
+
+def _port(environ: dict[str, str]) -> int:
+    raw = (environ.get("KB_PORT") or environ.get("GRADIO_SERVER_PORT") or "7860").strip()
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise KBError(f"KB_PORT moet een poortnummer zijn (1–65535), niet '{raw}'.")
+    return int(raw)
+
+
+def main() -> int:
+    """Read the settings, open the knowledge base and serve the app until stopped."""
+    environ = dict(os.environ)
+    try:
+        settings = Settings.from_env(environ)
+        port = _port(environ)
+        logging.basicConfig(
+            level=getattr(logging, settings.log_level, logging.WARNING), format="%(levelname)s %(name)s: %(message)s"
+        )
+        from kb.chat.app import launch
+        from kb.service import KnowledgeBase
+
+        kb = KnowledgeBase.open(settings)
+        launch(kb, host=environ.get("KB_HOST", "").strip() or "127.0.0.1", port=port, ingest_corpus=True)
+    except KBError as exc:
+        print(f"Fout: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,127 @@
+"""Build and launch the chat app: a Chat tab for klantmanagers and a Documents tab for CoP-trekkers.
+
+:func:`create_app` builds the Gradio Blocks without launching (tests, embedding);
+:func:`launch` is what ``kb serve`` and ``chat_app.py`` call. Everything stays on this
+machine: loopback by default, no share link, no analytics, system fonts only.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from typing import Any
+
+from kb.chat.auth import PASSWORD_VAR, USER_VAR, AdminCredentials
+from kb.config import Settings
+from kb.offline import apply_offline_env
+from kb.service import KnowledgeBase
+
+apply_offline_env()  # before gradio is imported anywhere below
+
+log = logging.getLogger(__name__)
+
+TITLE = "CoP Kennisbank"
+INTRO = (
+    "# CoP Kennisbank\n"
+    "Vragen over de uitvoering van de Wet inburgering 2021, beantwoord uit de handreikingen en "
+    "CoP-interviews in de kennisbank, met genummerde bronnen. Staat het antwoord niet in de bronnen, "
+    "dan zegt de kennisbank dat."
+)
+SYSTEM_FONTS = ("ui-sans-serif", "system-ui", "Segoe UI", "Roboto", "Helvetica", "Arial", "sans-serif")
+MONO_FONTS = ("ui-monospace", "SFMono-Regular", "Consolas", "Liberation Mono", "monospace")
+CSS = """
+#kb-sources .kb-sources { max-height: 62vh; overflow-y: auto; }
+.kb-sources-heading { font-size: 0.9em; color: var(--body-text-color-subdued); margin-bottom: 6px; }
+.kb-source { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 8px 10px; margin-bottom: 8px; }
+.kb-source-title { font-weight: 600; }
+.kb-n { color: var(--color-accent); margin-right: 4px; }
+.kb-source-meta { font-size: 0.85em; color: var(--body-text-color-subdued); margin: 2px 0 4px; }
+.kb-quote { font-style: italic; margin: 4px 0; }
+.kb-passage { font-size: 0.9em; line-height: 1.45; margin-top: 4px; }
+.kb-passage mark { background: #fde68a; color: inherit; padding: 0 2px; }
+.kb-source summary { cursor: pointer; color: var(--color-accent); font-size: 0.9em; }
+.kb-abstain-note { background: #fff4e5; border-left: 4px solid #f59e0b; padding: 8px; margin-bottom: 8px; color: #3b2a00; }
+.kb-empty { color: var(--body-text-color-subdued); }
+"""
+_FROM_ENV: Any = object()  # sentinel: read the admin account from KB_ADMIN_USER / KB_ADMIN_PASSWORD
+
+
+def create_app(
+    kb: KnowledgeBase, settings: Settings, admin: AdminCredentials | None = _FROM_ENV
+) -> Any:  # gr.Blocks; gradio is imported lazily
+    """Build the app (not launched). ``admin=None`` disables the Documents tab's uploads."""
+    import gradio as gr
+
+    from kb.chat.chat_tab import build_chat_tab
+    from kb.chat.documents_tab import build_documents_tab
+
+    if admin is _FROM_ENV:
+        admin = AdminCredentials.from_env()
+    with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
+        gr.Markdown(INTRO)
+        with gr.Tabs():
+            with gr.Tab("Vragen stellen", id="chat") as chat_tab:
+                build_chat_tab(kb, settings, demo, chat_tab)
+            with gr.Tab("Documenten", id="documents"):
+                build_documents_tab(kb, settings, admin)
+    return demo
+
+
+def theme() -> Any:
+    """Gradio's default look with system fonts, so the browser fetches no web fonts."""
+    import gradio as gr
+
+    return gr.themes.Default(font=list(SYSTEM_FONTS), font_mono=list(MONO_FONTS))
+
+
+def launch_options(settings: Settings, host: str, port: int) -> dict[str, Any]:
+    """Keyword arguments for ``Blocks.launch``: local only, nothing sent anywhere."""
+    return {
+        "server_name": host,
+        "server_port": port,
+        "share": False,
+        "show_error": False,  # errors reach the user as Dutch sentences, never tracebacks
+        "max_file_size": f"{settings.max_file_mb}mb",
+        "footer_links": [],
+        "run_history": False,  # would keep questions in the browser's storage
+        "ssr_mode": False,
+        "mcp_server": False,
+        "pwa": False,
+        "theme": theme(),
+        "css": CSS,
+    }
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def launch(
+    kb: KnowledgeBase, host: str = "127.0.0.1", port: int = 7860, ingest_corpus: bool = True, *, block: bool = True
+) -> Any:
+    """Optionally index the corpus folder, then serve the app; returns the running Blocks.
+
+    With ``block=False`` the server runs in a background thread (tests); call ``.close()``.
+    """
+    settings = kb.settings
+    if ingest_corpus:
+        if settings.corpus_dir.is_dir():
+            report = kb.ingest([settings.corpus_dir])
+            print(f"Corpus {settings.corpus_dir}: {report.summary_nl()}")
+        else:
+            print(f"Corpusmap {settings.corpus_dir} bestaat niet; er is niets geïndexeerd.")
+    admin = AdminCredentials.from_env()
+    if admin is None:
+        print(f"Documenten beheren is uitgeschakeld; stel {USER_VAR} en {PASSWORD_VAR} in om het aan te zetten.")
+    elif not _is_loopback(host):
+        print(
+            f"Let op: de app luistert op {host}. Zet er een HTTPS-proxy voor, "
+            "anders gaat het beheerderswachtwoord onversleuteld over het netwerk."
+        )
+    demo = create_app(kb, settings, admin)
+    demo.queue(default_concurrency_limit=2)
+    demo.launch(**launch_options(settings, host, port), prevent_thread_lock=not block)
+    return demo

@@ -1,0 +1,174 @@
+"""The chat tab for klantmanagers: questions, follow-ups, filters, sources and feedback.
+
+The handlers are plain functions over a conversation dict so they can be tested without a
+browser; :func:`build_chat_tab` only wires them to Gradio components.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from kb.chat.feedback import feedback_path, record_feedback
+from kb.chat.render import SOURCES_PLACEHOLDER, answer_markdown, filter_choices, sources_html
+from kb.config import Settings
+from kb.errors import KBError
+from kb.service import KnowledgeBase
+
+log = logging.getLogger(__name__)
+
+EXAMPLE_QUESTIONS = (
+    "Wie betaalt de reiskosten naar de opstartklas in Zaandam?",
+    "Wat is de Regeling Eigen Bijdrage Asielzoekers?",
+    "Hoeveel uur werkervaring moeten gezinsmigranten opdoen voor de MAP?",
+    "Welke scenario's zijn er voor de warme overdracht?",
+)
+FILTER_LABELS = {"kind": "Alle soorten", "cop": "Alle CoP's en regio's", "year": "Alle jaren"}
+UNEXPECTED_NL = "Er ging iets mis bij het beantwoorden van deze vraag. Probeer het opnieuw of stel de vraag anders."
+
+
+def new_conversation() -> dict[str, Any]:
+    """An empty conversation: chat messages, earlier questions and the latest answer."""
+    return {"messages": [], "questions": [], "last": None, "sources": SOURCES_PLACEHOLDER}
+
+
+def answer_question(
+    kb: KnowledgeBase,
+    question: str,
+    conversation: dict[str, Any],
+    filters: dict[str, Any] | None = None,
+    standalone: bool = False,
+) -> tuple[dict[str, Any], str]:
+    """Ask ``question`` with the earlier questions as history; returns (conversation, error).
+
+    ``standalone`` asks without history (an example question is complete on its own);
+    it still becomes history for the follow-ups after it.
+
+    On a :class:`KBError` (empty or too long question, bad filter) the conversation is
+    unchanged and the error is one Dutch sentence; anything else is logged, not shown.
+    """
+    try:
+        history = [] if standalone else list(conversation["questions"])
+        answer = kb.ask(question, history=history, filters=filters or {})
+    except KBError as exc:
+        return conversation, str(exc)
+    except Exception:
+        log.exception("unexpected error while answering")
+        return conversation, UNEXPECTED_NL
+    updated = {
+        "messages": [
+            *conversation["messages"],
+            {"role": "user", "content": answer.question},
+            {"role": "assistant", "content": answer_markdown(answer)},
+        ],
+        "questions": [*conversation["questions"], answer.question],
+        "last": {
+            "question": answer.question,
+            "answer": answer.text,
+            "doc_ids": [c.doc_id for c in answer.citations],
+        },
+        "sources": sources_html(answer),
+    }
+    return updated, ""
+
+
+def rate_last_answer(path: Path, conversation: dict[str, Any], rating: str, comment: str) -> str:
+    """Store a rating of the latest answer; returns the message to show."""
+    last = conversation.get("last")
+    if not last:
+        return "Stel eerst een vraag; daarna kunt u het antwoord beoordelen."
+    record_feedback(path, last["question"], last["answer"], last["doc_ids"], rating, comment)
+    return "Bedankt! Uw beoordeling is opgeslagen."
+
+
+def current_filter_choices(kb: KnowledgeBase) -> dict[str, list[tuple[str, str]]]:
+    """Dropdown choices per filter, from what is in the index now."""
+    values = kb.retriever.filter_values()
+    return {key: filter_choices(values.get(key, []), label) for key, label in FILTER_LABELS.items()}
+
+
+def build_chat_tab(kb: KnowledgeBase, settings: Settings, demo: Any, tab: Any) -> None:
+    """Build the chat tab's components inside the open ``tab`` of ``demo`` and wire them."""
+    import gradio as gr
+
+    ratings_file = feedback_path(settings)
+    choices = current_filter_choices(kb)
+    conversation = gr.State(new_conversation())
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3):
+            chatbot = gr.Chatbot(
+                label="Gesprek",
+                height=470,
+                latex_delimiters=[],
+                elem_id="kb-chat",
+                placeholder="Stel hieronder een vraag over de Wet inburgering 2021. "
+                "Het antwoord komt uit de documenten in de kennisbank, met genummerde bronnen.",
+            )
+            with gr.Row():
+                question = gr.Textbox(
+                    label="Uw vraag",
+                    placeholder="Bijvoorbeeld: wie betaalt de reiskosten naar de opstartklas?",
+                    lines=1,
+                    max_lines=4,
+                    scale=5,
+                    elem_id="kb-question",
+                    autofocus=True,
+                )
+                send = gr.Button("Vraag stellen", variant="primary", scale=1, elem_id="kb-send")
+            status = gr.Markdown(elem_id="kb-status")
+            gr.Markdown("**Voorbeeldvragen** (klik om te stellen)")
+            with gr.Row():
+                examples = [gr.Button(q, size="sm", elem_classes="kb-example") for q in EXAMPLE_QUESTIONS]
+            new_chat = gr.Button("Nieuw gesprek", size="sm", variant="secondary")
+        with gr.Column(scale=2):
+            with gr.Accordion("Filters", open=False):
+                kind = gr.Dropdown(choices["kind"], value="", label="Soort document", elem_id="kb-filter-kind")
+                cop = gr.Dropdown(choices["cop"], value="", label="CoP of regio", elem_id="kb-filter-cop")
+                year = gr.Dropdown(choices["year"], value="", label="Jaar", elem_id="kb-filter-year")
+            gr.Markdown("### Bronnen")
+            sources = gr.HTML(SOURCES_PLACEHOLDER, elem_id="kb-sources")
+            with gr.Accordion("Was het laatste antwoord nuttig?", open=True):
+                comment = gr.Textbox(label="Toelichting (optioneel)", lines=2, max_lines=6, elem_id="kb-comment")
+                with gr.Row():
+                    thumbs_up = gr.Button("👍 Nuttig", size="sm", elem_id="kb-up")
+                    thumbs_down = gr.Button("👎 Niet nuttig", size="sm", elem_id="kb-down")
+                feedback_status = gr.Markdown(elem_id="kb-feedback-status")
+
+    def ask(text: str, conv: dict, kind_value: str, cop_value: str, year_value: str, standalone: bool = False):
+        filters = {"kind": kind_value, "cop": cop_value, "year": year_value}
+        updated, error = answer_question(kb, text, conv, filters, standalone)
+        status_text = f"⚠️ {error}" if error else ""
+        # keep the text in the box after an error so it can be corrected
+        return updated, updated["messages"], updated["sources"], status_text, text if error else "", ""
+
+    outputs = [conversation, chatbot, sources, status, question, feedback_status]
+    inputs = [conversation, kind, cop, year]
+    send.click(ask, [question, *inputs], outputs)
+    question.submit(ask, [question, *inputs], outputs)
+    for button, text in zip(examples, EXAMPLE_QUESTIONS):
+        button.click(lambda conv, k, c, y, _q=text: ask(_q, conv, k, c, y, standalone=True), inputs, outputs)
+
+    def reset():
+        fresh = new_conversation()
+        return fresh, [], fresh["sources"], "", "", ""
+
+    new_chat.click(reset, None, outputs)
+
+    def rate(rating: str):
+        def handler(conv: dict, text: str):
+            message = rate_last_answer(ratings_file, conv, rating, text)
+            return message, "" if conv.get("last") else text
+
+        return handler
+
+    thumbs_up.click(rate("up"), [conversation, comment], [feedback_status, comment])
+    thumbs_down.click(rate("down"), [conversation, comment], [feedback_status, comment])
+
+    def refresh_filters():
+        fresh = current_filter_choices(kb)
+        return tuple(gr.Dropdown(choices=fresh[key]) for key in ("kind", "cop", "year"))
+
+    # new documents may bring new kinds, regions or years
+    demo.load(refresh_filters, None, [kind, cop, year])
+    tab.select(refresh_filters, None, [kind, cop, year])

@@ -1,0 +1,336 @@
+"""The chat app without a browser: rendering, upload checks, feedback, login, handlers."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from ingest.pipeline import FileResult
+from kb.chat.auth import DISABLED_NL, AdminCredentials
+from kb.chat.documents_tab import upload_overrides
+from kb.chat.feedback import read_feedback, record_feedback
+from kb.chat.render import (
+    SOURCES_PLACEHOLDER,
+    answer_markdown,
+    document_rows,
+    format_timestamp,
+    highlight_quote,
+    ingest_rows,
+    sources_html,
+)
+from kb.chat.uploads import UploadRefused, check_upload, sanitize_filename, stage_uploads
+from kb.records import Answer, Citation, Passage
+from kb.store import StoredDocument
+from tests.files import make_docx, make_pdf
+
+PASSAGE = (
+    "De enorme diversiteit in de groep brengt uitdagingen mee.\n"
+    "Hierin moeten gezinsmigranten minimaal veertig uur werkervaring   opdoen in een taalrijke omgeving. "
+    "Als iemand al werk heeft, is dan voldaan aan de MAP?"
+)
+QUOTE = "Hierin moeten gezinsmigranten minimaal veertig uur werkervaring opdoen in een taalrijke omgeving."
+
+
+def _citation(**changes) -> Citation:
+    values = dict(
+        n=1,
+        doc_id="cop-klantmanagers-gezinsmigranten",
+        title="CoP Inburgering Klantmanagers",
+        publisher="Divosa",
+        date="2023",
+        locator="p. 2 · § MAP",
+        quote=QUOTE,
+        text=PASSAGE,
+        score=0.9,
+    )
+    values.update(changes)
+    return Citation(**values)
+
+
+def _passage(doc_id: str, title: str, text: str = "Iets over de logeerregeling.") -> Passage:
+    return Passage([f"{doc_id}::1"], doc_id, title, "Divosa", "2021-08", "handreiking", "§ 3", text, 0.5)
+
+
+def _answer(**changes) -> Answer:
+    values = dict(
+        question="Hoeveel uur werkervaring voor de MAP?",
+        text=f"{QUOTE} [1]",
+        abstained=False,
+        citations=[_citation()],
+        retrieved=[],
+    )
+    values.update(changes)
+    return Answer(**values)
+
+
+# -- render ------------------------------------------------------------------------------
+def test_answer_markdown_keeps_citation_numbers_and_lists_sources():
+    md = answer_markdown(_answer())
+    assert md.startswith("Hierin moeten gezinsmigranten minimaal veertig uur")
+    assert md.count("\\[1\\]") == 2  # the marker in the text and in the source list (escaped for Markdown)
+    assert "CoP Inburgering Klantmanagers — Divosa, 2023 — p. 2 · § MAP" in md
+
+
+def test_answer_markdown_escapes_markup_from_documents():
+    md = answer_markdown(_answer(text="Zie <script>alert(1)</script> en *vet* [1]"))
+    assert "<script>" not in md and "\\<script\\>" in md
+    assert "\\*vet\\*" in md
+
+
+def test_abstention_is_shown_as_such_with_closest_documents():
+    passages = [
+        _passage("handreiking-warme-overdracht", "Handreiking warme overdracht"),
+        _passage("handreiking-warme-overdracht", "Handreiking warme overdracht"),
+        _passage("morgens-arnhem", "Pilot Bureau Nieuwkomers"),
+    ]
+    answer = _answer(
+        text="De kennisbank geeft geen antwoord op deze vraag.", abstained=True, citations=[], retrieved=passages
+    )
+    assert answer_markdown(answer).startswith("⚠️ **Geen antwoord in de bronnen.**")
+    html = sources_html(answer)
+    assert "Geen antwoord in de bronnen" in html and "dichtst in de buurt" in html
+    assert html.count("Handreiking warme overdracht") == 1  # one entry per document
+    assert "Pilot Bureau Nieuwkomers" in html and "<mark>" not in html
+
+
+def test_sources_panel_marks_the_quote_inside_its_passage():
+    html = sources_html(_answer())
+    assert "[1]</span> CoP Inburgering Klantmanagers" in html
+    assert "Divosa · 2023 · p. 2 · § MAP" in html
+    # white space differs between quote and passage: still found
+    assert "<mark>Hierin moeten gezinsmigranten minimaal veertig uur werkervaring   opdoen" in html
+    assert "taalrijke omgeving.</mark> Als iemand al werk heeft" in html
+    assert html.index("<details>") < html.index("<mark>")  # the passage opens on request
+
+
+def test_highlight_marks_non_adjacent_sentences_and_escapes_html():
+    text = "Eerste zin <b>hier</b>. Tweede zin staat ertussen. Derde zin & slot."
+    html = highlight_quote(text, "Eerste zin <b>hier</b>. Derde zin & slot.")
+    assert html == (
+        "<mark>Eerste zin &lt;b&gt;hier&lt;/b&gt;.</mark> Tweede zin staat ertussen. <mark>Derde zin &amp; slot.</mark>"
+    )
+    assert highlight_quote("Geen overlap hier.", "Iets heel anders.") == "Geen overlap hier."
+
+
+def test_sources_panel_escapes_document_values_and_has_a_placeholder():
+    html = sources_html(_answer(citations=[_citation(title="<img src=x onerror=alert(1)>", date="")]))
+    assert "<img" not in html and "&lt;img" in html
+    assert "datum onbekend" in html
+    assert sources_html(None) == SOURCES_PLACEHOLDER
+
+
+def test_tables_use_dutch_statuses_and_readable_dates():
+    rows = ingest_rows(
+        [
+            FileResult("/tmp/x/a.pdf", "added", "a", "A", 3),
+            FileResult("b.pdf", "refused", reason="Het bestand is leeg."),
+        ]
+    )
+    assert rows == [["a.pdf", "toegevoegd", "a", "A", 3, ""], ["b.pdf", "geweigerd", "", "", 0, "Het bestand is leeg."]]
+    assert format_timestamp("2024-05-01T09:30:12.123456+00:00") == "01-05-2024 09:30 UTC"
+    assert format_timestamp("onbekend") == "onbekend"
+    doc = StoredDocument(
+        "d", "Titel", "Divosa", "", "handreiking", "", "d.pdf", "h", "c", 4, "2024-05-01T09:30:00+00:00", False
+    )
+    assert document_rows([doc]) == [
+        ["d", "Titel (onvolledig: opnieuw indexeren)", "handreiking", "—", 4, "01-05-2024 09:30 UTC"]
+    ]
+
+
+# -- uploads -----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("name", "safe"),
+    [
+        ("../../x.pdf", "x.pdf"),
+        ("..\\..\\windows\\evil.DOCX", "evil.docx"),
+        ("/etc/passwd", "passwd"),
+        ("Verslag CoP (één).pdf", "Verslag_CoP_een.pdf"),
+        ("..pdf", "document.pdf"),
+        ("a..b.md", "a_b.md"),
+        ("", "document"),
+    ],
+)
+def test_sanitize_filename(name: str, safe: str):
+    assert sanitize_filename(name) == safe
+
+
+def test_sanitize_filename_limits_length_and_keeps_extension():
+    safe = sanitize_filename("x" * 500 + ".pdf")
+    assert len(safe) == 120 and safe.endswith(".pdf")
+
+
+def test_check_upload_accepts_a_real_pdf_under_a_safe_name(tmp_path: Path):
+    pdf = make_pdf(tmp_path / "upload.bin", [["Een echte PDF met tekst over de opstartklas."]])
+    assert check_upload(pdf, "../../Verslag opstartklas.pdf", 5) == "Verslag_opstartklas.pdf"
+
+
+def test_check_upload_refuses_a_word_file_renamed_to_pdf(tmp_path: Path):
+    fake = make_docx(tmp_path / "stiekem.bin", "Kop", ["Tekst in Word."])
+    with pytest.raises(UploadRefused, match=r"heet '\.pdf', maar de inhoud is een Word-bestand"):
+        check_upload(fake, "verslag.pdf", 5)
+
+
+def test_check_upload_refuses_oversize_unknown_and_empty_files(tmp_path: Path):
+    big = tmp_path / "big"
+    big.write_bytes(b"a" * (1_048_576 + 10))
+    with pytest.raises(UploadRefused, match="de grens is 1 MB"):
+        check_upload(big, "groot.txt", 1)
+    with pytest.raises(UploadRefused, match=r"'\.exe' is niet toegestaan"):
+        check_upload(big, "setup.exe", 50)
+    empty = tmp_path / "empty"
+    empty.write_bytes(b"")
+    with pytest.raises(UploadRefused, match="leeg"):
+        check_upload(empty, "leeg.md", 5)
+
+
+def test_stage_uploads_keeps_good_files_inside_the_upload_dir_and_reports_refusals(tmp_path: Path):
+    incoming = tmp_path / "incoming"
+    pdf = make_pdf(incoming / "1", [["Tekst over reiskosten naar de opstartklas in Zaandam."]])
+    fake = make_docx(incoming / "2", "Kop", ["Word"])
+    twin = make_pdf(incoming / "3", [["Nog een PDF."]])
+    target = tmp_path / "data" / "uploads"
+    staged = stage_uploads([(pdf, "../../x.pdf"), (fake, "nep.pdf"), (twin, "x.pdf")], target, 5)
+    assert staged.accepted == [target.resolve() / "x.pdf"]
+    assert staged.accepted[0].read_bytes() == pdf.read_bytes()
+    assert not (tmp_path / "x.pdf").exists()  # nothing escaped the upload folder
+    assert [(r.path, r.status) for r in staged.refused] == [("nep.pdf", "refused"), ("x.pdf", "refused")]
+    assert "Word-bestand" in staged.refused[0].reason and "al een bestand" in staged.refused[1].reason
+
+
+def test_upload_overrides_only_non_empty_fields_and_no_shared_title():
+    overrides, note = upload_overrides(
+        1, title=" Verslag ", publisher="", date="2024-03", kind="verslag", themes="a, b"
+    )
+    assert overrides == {"title": "Verslag", "date": "2024-03", "kind": "verslag", "themes": "a, b"} and note == ""
+    overrides, note = upload_overrides(2, title="Zelfde titel", cop="CoP Utrecht")
+    assert overrides == {"cop": "CoP Utrecht"} and "titel is niet gebruikt" in note
+    with pytest.raises(UploadRefused, match="niet geldig"):
+        upload_overrides(1, date="maart")
+
+
+# -- feedback ----------------------------------------------------------------------------
+def test_feedback_appends_one_json_line_per_rating_with_only_the_agreed_fields(tmp_path: Path):
+    path = tmp_path / "data" / "feedback.jsonl"
+    moment = datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
+    record_feedback(path, "Vraag?", "Antwoord [1]", ["doc-a", "doc-b", "doc-a"], "up", "  heel\nnuttig ", now=moment)
+    record_feedback(path, "Vraag 2?", "Geen antwoord", [], "down")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 2
+    first = json.loads(lines[0])
+    assert first == {
+        "timestamp": "2024-05-01T09:30:00+00:00",
+        "question": "Vraag?",
+        "answer": "Antwoord [1]",
+        "doc_ids": ["doc-a", "doc-b"],
+        "rating": "up",
+        "comment": "heel nuttig",
+    }
+    assert read_feedback(path)[1]["rating"] == "down"
+    with pytest.raises(ValueError):
+        record_feedback(path, "q", "a", [], "meh")
+
+
+def test_rating_without_an_answer_writes_nothing(tmp_path: Path):
+    from kb.chat.chat_tab import new_conversation, rate_last_answer
+
+    path = tmp_path / "feedback.jsonl"
+    assert "Stel eerst een vraag" in rate_last_answer(path, new_conversation(), "up", "")
+    assert not path.exists()
+
+
+# -- auth --------------------------------------------------------------------------------
+def test_admin_credentials_come_only_from_the_environment():
+    assert AdminCredentials.from_env({}) is None
+    assert AdminCredentials.from_env({"KB_ADMIN_USER": "trekker"}) is None
+    assert AdminCredentials.from_env({"KB_ADMIN_USER": " ", "KB_ADMIN_PASSWORD": "x"}) is None
+    admin = AdminCredentials.from_env({"KB_ADMIN_USER": "trekker", "KB_ADMIN_PASSWORD": "geheim wachtwoord"})
+    assert admin is not None
+    assert admin.check("trekker", "geheim wachtwoord")
+    assert admin.check(" trekker ", "geheim wachtwoord")
+    assert not admin.check("trekker", "geheim")
+    assert not admin.check("beheerder", "geheim wachtwoord")
+    assert not admin.check("", "")
+    assert "geheim" not in repr(admin)
+    assert "KB_ADMIN_USER" in DISABLED_NL and "KB_ADMIN_PASSWORD" in DISABLED_NL
+
+
+# -- handlers with the real knowledge base -----------------------------------------------
+@pytest.mark.slow
+def test_follow_up_passes_earlier_questions_and_errors_stay_dutch(sample_kb, monkeypatch):
+    from kb.chat.chat_tab import answer_question, new_conversation
+
+    seen: list[list[str]] = []
+    real_ask = sample_kb.ask
+
+    def spy(question, history=(), filters=None, k=None):
+        seen.append(list(history))
+        return real_ask(question, history=history, filters=filters, k=k)
+
+    monkeypatch.setattr(sample_kb, "ask", spy)
+    first = "Hoeveel uur werkervaring moeten gezinsmigranten opdoen voor de MAP?"
+    conv, error = answer_question(sample_kb, first, new_conversation(), {"kind": "", "cop": "", "year": ""})
+    assert error == "" and "veertig uur" in conv["messages"][1]["content"]
+    assert conv["last"]["doc_ids"] == ["cop-klantmanagers-gezinsmigranten"]
+    assert "<mark>" in conv["sources"]
+    conv, error = answer_question(sample_kb, "En geldt dat ook als iemand al werk heeft?", conv)
+    assert error == "" and seen == [[], [first]]
+    assert len(conv["messages"]) == 4 and conv["questions"][0] == first
+
+    unchanged, error = answer_question(sample_kb, "   ", conv)
+    assert unchanged is conv and error.startswith("Stel een vraag")
+    _, error = answer_question(sample_kb, "waarom " * 400, conv)
+    assert "te lang" in error
+    _, error = answer_question(sample_kb, "Wat is de logeerregeling?", conv, {"year": "vorig jaar"})
+    assert "geen getal" in error and "Traceback" not in error
+
+
+@pytest.mark.slow
+def test_uploads_are_kept_ingested_and_removed_with_their_source(tmp_path, e5):
+    from kb.chat.documents_tab import ingest_uploads, remove_document, upload_dir
+    from kb.config import Settings
+    from kb.service import KnowledgeBase
+
+    kb = KnowledgeBase.open(Settings().with_(data_dir=tmp_path / "data"), e5)
+    good = make_pdf(
+        tmp_path / "in" / "1",
+        [["De gemeente Wormerveld geeft elke inburgeraar in de opstartklas een gratis fiets van de Fietsbank."]],
+        title="Fietsregeling Wormerveld",
+    )
+    fake = make_docx(tmp_path / "in" / "2", "Kop", ["Een Word-bestand met een pdf-naam."])
+    results, summary = ingest_uploads(
+        kb, [(good, "../fietsregeling wormerveld.pdf"), (fake, "nep.pdf")], {"publisher": "Gemeente Wormerveld"}
+    )
+    assert [(Path(r.path).name, r.status) for r in results] == [
+        ("fietsregeling_wormerveld.pdf", "added"),
+        ("nep.pdf", "refused"),
+    ]
+    assert summary.startswith("2 bestand(en): 1 toegevoegd") and "1 geweigerd" in summary
+    kept = upload_dir(kb.settings) / "fietsregeling_wormerveld.pdf"
+    assert kept.is_file() and not (upload_dir(kb.settings) / "nep.pdf").exists()
+    (doc,) = kb.documents()
+    assert (doc.title, doc.publisher) == ("Fietsregeling Wormerveld", "Gemeente Wormerveld")
+
+    message = remove_document(kb, doc.doc_id)
+    assert "is verwijderd" in message and "geüploade bestand is ook verwijderd" in message
+    assert kb.documents() == [] and not kept.exists()
+    assert "geen document" in remove_document(kb, doc.doc_id)
+
+
+@pytest.mark.slow
+def test_create_app_builds_without_launching_and_explains_disabled_uploads(sample_kb):
+    import gradio as gr
+
+    from kb.chat.app import create_app
+
+    demo = create_app(sample_kb, sample_kb.settings, admin=None)
+    assert isinstance(demo, gr.Blocks) and not demo.is_running
+    texts = [b.value for b in demo.blocks.values() if isinstance(b, gr.Markdown)]
+    assert DISABLED_NL in texts
+    labels = {getattr(b, "label", None) for b in demo.blocks.values()}
+    assert {"Soort document", "CoP of regio", "Jaar"} <= labels
+    assert "Gebruikersnaam" not in labels
+    kinds = next(b for b in demo.blocks.values() if getattr(b, "label", None) == "Soort document")
+    assert ("handreiking", "handreiking") in kinds.choices
