@@ -1,0 +1,141 @@
+"""The systems an eval run compares: ours and three baselines, all answering like ``kb ask``.
+
+- ``ours``: the knowledge base as shipped (hybrid retrieval + extractive answerer).
+- ``bm25`` / ``dense``: our retriever with one signal only, same chunks, same answerer.
+- ``llamaindex``: llama-index out of the box: default ``SentenceSplitter``, in-memory
+  ``VectorStoreIndex`` over the plain ``.txt`` files, top-k retriever; same embedding model.
+  It has no answer step of its own without an LLM, so its nodes are turned into
+  :class:`~kb.records.Passage` objects and given to *our* answerer (same instance, same IDF
+  statistics): answer metrics then compare retrieval and chunking, not answer writing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from kb.answer import ExtractiveAnswerer
+from kb.records import Answer, Passage
+from kb.retrieve import HybridRetriever
+from kb.service import KnowledgeBase
+
+SYSTEMS = ("ours", "bm25", "dense", "llamaindex")
+
+
+class AnswerSystem(Protocol):
+    """Anything that answers a question the way ``KnowledgeBase.ask`` does."""
+
+    def ask(self, question: str, history: Sequence[str] = (), k: int | None = None) -> Answer: ...
+
+
+def with_retrieval_mode(kb: KnowledgeBase, mode: str) -> KnowledgeBase:
+    """A knowledge base over the same store and model whose retriever uses one signal (``bm25``/``dense``)."""
+    retriever = HybridRetriever(kb.store, kb.embed_model, mode=mode)
+    return KnowledgeBase(kb.settings, kb.embed_model, kb.store, retriever=retriever, answer_config=kb.answerer.config)
+
+
+def corpus_documents(corpus_dir: Path) -> tuple[list[Any], dict[str, dict[str, Any]]]:
+    """The corpus ``.txt`` files as plain llama-index ``Document``s (metadata: ``doc_id`` only).
+
+    Returns the documents and, per doc id, the sidecar metadata (title, publisher, date, kind)
+    used only to label passages in the report, never for retrieval.
+    """
+    import yaml
+    from llama_index.core import Document
+
+    documents, labels = [], {}
+    for path in sorted(corpus_dir.glob("*.txt")):
+        sidecar = path.with_suffix(".meta.yaml")
+        meta = yaml.safe_load(sidecar.read_text(encoding="utf-8")) if sidecar.is_file() else {}
+        doc_id = str(meta.get("id") or path.stem)
+        documents.append(Document(id_=doc_id, text=path.read_text(encoding="utf-8"), metadata={"doc_id": doc_id}))
+        labels[doc_id] = {key: str(meta.get(key, "")) for key in ("title", "publisher", "date", "kind")}
+    return documents, labels
+
+
+class LlamaIndexBaseline:
+    """llama-index defaults for chunking and vector retrieval, answered by our extractive answerer."""
+
+    def __init__(self, kb: KnowledgeBase, corpus_dir: Path, top_k: int = 10) -> None:
+        from llama_index.core import VectorStoreIndex
+        from llama_index.core.node_parser import SentenceSplitter
+
+        started = time.perf_counter()
+        documents, self.labels = corpus_documents(corpus_dir)
+        # embed_model and transformations passed explicitly: llama-index's global Settings
+        # would otherwise pick an OpenAI embedder. No LLM is used (retriever only).
+        self.index = VectorStoreIndex.from_documents(
+            documents, embed_model=kb.embed_model, transformations=[SentenceSplitter()]
+        )
+        self.retriever = self.index.as_retriever(similarity_top_k=top_k)
+        self.kb = kb
+        self.answerer: ExtractiveAnswerer = kb.answerer
+        self.info = {
+            "splitter": "SentenceSplitter() defaults (chunk_size=1024 tokens, chunk_overlap=200)",
+            "vector_store": "SimpleVectorStore (in memory)",
+            "documents": len(documents),
+            "nodes": len(self.index.docstore.docs),
+            "build_seconds": round(time.perf_counter() - started, 1),
+            "answerer": "kb.answer.ExtractiveAnswerer (same instance as ours)",
+        }
+
+    def _passage(self, node_with_score: Any) -> Passage:
+        node = node_with_score.node
+        doc_id = node.metadata.get("doc_id", "")
+        label = self.labels.get(doc_id, {})
+        start, end = node.start_char_idx or 0, node.end_char_idx or 0
+        locator = f"tekens {start}–{end}"
+        text = node.get_content()
+        score = float(node_with_score.score or 0.0)
+        return Passage(
+            chunk_ids=[f"{doc_id}@{start}-{end}"],
+            doc_id=doc_id,
+            title=label.get("title") or doc_id,
+            publisher=label.get("publisher", ""),
+            date=label.get("date", ""),
+            kind=label.get("kind", ""),
+            locator=locator,
+            text=text,
+            score=score,
+            dense_score=score,
+            parts=[(locator, text)],
+        )
+
+    def ask(self, question: str, history: Sequence[str] = (), k: int | None = None) -> Answer:
+        """Retrieve with llama-index and answer with our answerer; history is used like ours does."""
+        started = time.perf_counter()
+        question = self.kb.check_question(question)
+        history = [h for h in (" ".join(str(h).split()) for h in history) if h][-3:]
+        query = " ".join([*history[-2:], question]) if history else question
+        passages = [self._passage(n) for n in self.retriever.retrieve(query)]
+        text, citations, abstained, confidence = self.answerer.answer(question, passages, history)
+        latency = (time.perf_counter() - started) * 1000
+        return Answer(question, text, abstained, citations, passages, latency, confidence)
+
+
+def build_systems(
+    names: Sequence[str],
+    kb: KnowledgeBase,
+    corpus_dir: Path,
+    k: int = 10,
+    log: Callable[[str], None] = lambda _m: None,
+) -> tuple[dict[str, AnswerSystem], dict[str, dict[str, Any]]]:
+    """The requested systems by name, and what was built for each (for the summary)."""
+    systems: dict[str, AnswerSystem] = {}
+    info: dict[str, dict[str, Any]] = {}
+    for name in names:
+        if name == "ours":
+            systems[name] = kb
+            info[name] = {"retriever": "HybridRetriever(mode='hybrid')", "answerer": "ExtractiveAnswerer"}
+        elif name in ("bm25", "dense"):
+            systems[name] = with_retrieval_mode(kb, name)
+            info[name] = {"retriever": f"HybridRetriever(mode='{name}')", "answerer": "ExtractiveAnswerer"}
+        elif name == "llamaindex":
+            log("llama-index-baseline bouwen (SentenceSplitter + VectorStoreIndex, zelfde e5-model) ...")
+            baseline = LlamaIndexBaseline(kb, corpus_dir, top_k=k)
+            systems[name], info[name] = baseline, baseline.info
+        else:
+            raise ValueError(name)
+    return systems, info

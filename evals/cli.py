@@ -1,0 +1,232 @@
+"""``kb eval``: run the evaluation suite, render reports, compare runs, gate on thresholds.
+
+Also ``python -m evals ...``. This module is imported by every ``kb`` invocation, so it
+imports only click here; the runner, models and plotting are imported inside the commands.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from kb.offline import apply_offline_env
+
+apply_offline_env()
+
+from kb.errors import KBError  # noqa: E402
+
+ALL_SYSTEMS = "ours,bm25,dense,llamaindex"
+EVALS_DIR = Path(__file__).resolve().parent
+
+
+class _FriendlyGroup(click.Group):
+    """Shows user-facing errors as one sentence instead of a traceback (also under ``python -m evals``)."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except KBError as exc:
+            click.echo(f"Fout: {exc}", err=True)
+            sys.exit(2)
+
+
+@click.group("eval", cls=_FriendlyGroup)
+def eval_group() -> None:
+    """Evaluatie: vragenset draaien tegen ons systeem en de baselines, rapport, vergelijken, drempels."""
+
+
+def _log(message: str) -> None:
+    click.echo(message, err=True)
+
+
+@eval_group.command("run")
+@click.argument("questions", type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    envvar="KB_EVAL_OUT",
+    help="Map voor results.jsonl, summary.json en het rapport (KB_EVAL_OUT).",
+)
+@click.option(
+    "--systems",
+    default=ALL_SYSTEMS,
+    show_default=True,
+    envvar="KB_EVAL_SYSTEMS",
+    help="Komma-gescheiden: ours, bm25, dense, llamaindex (KB_EVAL_SYSTEMS).",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    envvar="KB_EVAL_DATA_DIR",
+    help="Bestaande index gebruiken in plaats van het corpus vers te indexeren (KB_EVAL_DATA_DIR). "
+    "KB_DATA_DIR wordt bewust niet gebruikt.",
+)
+@click.option(
+    "--corpus",
+    "corpus_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    envvar="KB_EVAL_CORPUS",
+    help="Corpusmap (standaard: corpus/ van dit project) (KB_EVAL_CORPUS).",
+)
+@click.option(
+    "--embedding",
+    default="e5",
+    show_default=True,
+    envvar="KB_EVAL_EMBEDDING",
+    help="Embeddingmodel voor alle systemen (KB_EVAL_EMBEDDING).",
+)
+@click.option(
+    "-k",
+    "k",
+    type=click.IntRange(1, 100),
+    default=10,
+    show_default=True,
+    envvar="KB_EVAL_K",
+    help="Passages per vraag (KB_EVAL_K).",
+)
+@click.option(
+    "--keep-index",
+    is_flag=True,
+    envvar="KB_EVAL_KEEP_INDEX",
+    help="De verse index in de uitvoermap laten staan (KB_EVAL_KEEP_INDEX).",
+)
+def run_command(
+    questions: Path,
+    out_dir: Path,
+    systems: str,
+    data_dir: Path | None,
+    corpus_dir: Path | None,
+    embedding: str,
+    k: int,
+    keep_index: bool,
+) -> None:
+    """Draai de vragen uit QUESTIONS door elk systeem; schrijft resultaten, samenvatting en rapport."""
+    from evals.report import write_report
+    from evals.runner import CORPUS, RunConfig, run_suite
+
+    config = RunConfig(
+        questions_path=questions,
+        out_dir=out_dir,
+        systems=tuple(s.strip() for s in systems.split(",") if s.strip()),
+        data_dir=data_dir,
+        corpus_dir=corpus_dir or CORPUS,
+        embedding=embedding,
+        k=k,
+        keep_index=keep_index,
+    )
+    summary = run_suite(config, log=_log)
+    md, page = write_report(out_dir)
+    click.echo(_headline(summary))
+    click.echo(f"Rapport: {md} en {page} ({summary['run_seconds']} s)")
+
+
+def _headline(summary: dict) -> str:
+    from evals.report import fmt
+
+    lines = []
+    for name, s in summary["systems"].items():
+        o = s["overall"]
+        lines.append(
+            f"{name:<11} hit@5 {fmt(o['hit@5'])}  MRR {fmt(o['mrr'])}  key-facts {fmt(o['key_fact_recall'])}  "
+            f"citations {fmt(o['citation_precision'])}  abstention P/R {fmt(o['abstention_precision'])}/"
+            f"{fmt(o['abstention_recall'])}  p50 {fmt(o['latency_p50_ms'], '_ms')} ms  [{s['digest']}]"
+        )
+    return "\n".join(lines)
+
+
+@eval_group.command("report")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+def report_command(run_dir: Path) -> None:
+    """Maak report.md en report.html (opnieuw) uit een bestaande run."""
+    from evals.report import write_report
+
+    md, page = write_report(run_dir)
+    click.echo(f"Rapport: {md} en {page}")
+
+
+@eval_group.command("compare")
+@click.argument("run_a", type=click.Path(path_type=Path))
+@click.argument("run_b", type=click.Path(path_type=Path))
+@click.option(
+    "--system",
+    "systems",
+    multiple=True,
+    envvar="KB_EVAL_COMPARE_SYSTEMS",
+    help="Alleen dit systeem (herhaalbaar); standaard alle systemen die in beide runs zitten.",
+)
+def compare_command(run_a: Path, run_b: Path, systems: tuple[str, ...]) -> None:
+    """Vergelijk RUN_B met RUN_A: verbeteringen, achteruitgang per vraag en verandering per metriek."""
+    from evals.compare import compare_runs
+
+    text = compare_runs(run_a, run_b, list(systems) or None)
+    click.echo(text)
+    (run_b / "compare.md").write_text(text, encoding="utf-8")
+    click.echo(f"Geschreven: {run_b / 'compare.md'}", err=True)
+
+
+@eval_group.command("gate")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option(
+    "--thresholds",
+    "thresholds_path",
+    type=click.Path(path_type=Path),
+    default=EVALS_DIR / "thresholds.json",
+    show_default=True,
+    envvar="KB_EVAL_THRESHOLDS",
+    help="Drempelbestand met minimums (KB_EVAL_THRESHOLDS).",
+)
+def gate_command(run_dir: Path, thresholds_path: Path) -> None:
+    """Controleer een run tegen de drempels; exit 1 met de lijst van metrieken onder hun minimum."""
+    from evals.gate import check_gate, load_thresholds
+    from evals.rundir import load_summary
+
+    thresholds = load_thresholds(thresholds_path)
+    failures, warnings = check_gate(load_summary(run_dir), thresholds)
+    for warning in warnings:
+        click.echo(f"Let op: {warning}", err=True)
+    system = thresholds.get("system", "ours")
+    if failures:
+        click.echo(f"Gate FAILED for '{system}' ({len(failures)} metric(s) below minimum):")
+        for line in failures:
+            click.echo(f"  - {line}")
+        sys.exit(1)
+    click.echo(f"Gate passed for '{system}': all {len(thresholds['minimums'])} metrics at or above their minimum.")
+
+
+@eval_group.command("thresholds")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option(
+    "--margin",
+    type=float,
+    default=0.03,
+    show_default=True,
+    envvar="KB_EVAL_MARGIN",
+    help="Marge onder de gemeten waarde (minstens één vraag) (KB_EVAL_MARGIN).",
+)
+@click.option(
+    "--write",
+    "write_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    is_flag=False,
+    flag_value=str(EVALS_DIR / "thresholds.json"),
+    help="Schrijf naar dit bestand (zonder waarde: evals/thresholds.json).",
+)
+def thresholds_command(run_dir: Path, margin: float, write_path: Path | None) -> None:
+    """Leid minimums af uit een run (gemeten waarde min marge) en toon of schrijf ze."""
+    from evals.gate import derive_thresholds
+    from evals.rundir import load_summary
+
+    text = json.dumps(derive_thresholds(load_summary(run_dir), margin), ensure_ascii=False, indent=2) + "\n"
+    if write_path:
+        Path(write_path).write_text(text, encoding="utf-8")
+        click.echo(f"Geschreven: {write_path}", err=True)
+    else:
+        click.echo(text, nl=False)

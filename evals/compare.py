@@ -1,0 +1,96 @@
+"""Compare two runs: per-question improvements and regressions, and the change of every summary metric."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from evals.document import Heading, Paragraph, Table, to_markdown
+from evals.report import LABELS, fmt
+from evals.rundir import load_results, load_summary
+
+# per-question metrics compared, all "higher is better" (booleans: True is better)
+QUESTION_METRICS = ("hit@5", "rr", "key_fact_recall", "abstention_correct")
+EPSILON = 1e-9
+
+
+def question_changes(before: dict[str, Any], after: dict[str, Any]) -> list[tuple[str, Any, Any, int]]:
+    """(metric, before, after, +1 better / -1 worse) for each per-question metric that changed."""
+    changes = []
+    for metric in QUESTION_METRICS:
+        a, b = before.get(metric), after.get(metric)
+        if a is None or b is None:
+            continue
+        delta = float(b) - float(a)
+        if abs(delta) > EPSILON:
+            changes.append((metric, a, b, 1 if delta > 0 else -1))
+    return changes
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return f"{value:.2f}" if isinstance(value, float) else str(value)
+
+
+def compare_system(a: list[dict], b: list[dict], summary_a: dict, summary_b: dict, system: str) -> list:
+    """Blocks for one system: summary deltas, then improved / regressed / mixed questions."""
+    overall_a = summary_a["systems"][system]["overall"]
+    overall_b = summary_b["systems"][system]["overall"]
+    digest_a, digest_b = summary_a["systems"][system]["digest"], summary_b["systems"][system]["digest"]
+    same = "identical answers (same digest " + digest_a + ")" if digest_a == digest_b else "answers differ"
+    blocks: list = [Heading(f"{system}"), Paragraph(f"Answers digest A {digest_a}, B {digest_b}: **{same}**.")]
+    table = Table(["metric", "A", "B", "change"], numeric={1, 2, 3})
+    for metric, label in LABELS.items():
+        va, vb = overall_a.get(metric), overall_b.get(metric)
+        delta = (
+            "–" if va is None or vb is None else f"{vb - va:+.3f}" if not metric.endswith("_ms") else f"{vb - va:+.0f}"
+        )
+        table.rows.append([label, fmt(va, metric), fmt(vb, metric), delta])
+    blocks.append(table)
+    by_id = {r["id"]: r for r in a}
+    groups: dict[str, list[list[str]]] = {"improved": [], "regressed": [], "mixed": []}
+    for record in b:
+        earlier = by_id.get(record["id"])
+        if earlier is None:
+            continue
+        changes = question_changes(earlier["metrics"], record["metrics"])
+        if not changes:
+            continue
+        signs = {sign for *_rest, sign in changes}
+        group = "mixed" if len(signs) > 1 else "improved" if 1 in signs else "regressed"
+        text = ", ".join(f"{m} {_value(x)} → {_value(y)}" for m, x, y, _s in changes)
+        groups[group].append([record["id"], record["type"], text])
+    for group, rows in groups.items():
+        blocks.append(Paragraph(f"**{group.capitalize()} ({len(rows)})**" + ("" if rows else ": none")))
+        if rows:
+            blocks.append(Table(["id", "type", "changes (hit@5, RR, key-fact recall, abstention correct)"], rows))
+    return blocks
+
+
+def compare_runs(run_a: Path, run_b: Path, systems: list[str] | None = None) -> str:
+    """Markdown comparing run B with run A for every system both contain (or the ones asked for)."""
+    summary_a, summary_b = load_summary(run_a), load_summary(run_b)
+    results_a, results_b = load_results(run_a), load_results(run_b)
+    common = [s for s in summary_b["systems"] if s in summary_a["systems"]]
+    chosen = [s for s in (systems or common) if s in common]
+    blocks: list = [
+        Heading("Comparison of two eval runs", 1),
+        Paragraph(
+            f"A: `{run_a}` (commit {summary_a['config']['git']['commit'][:12]}, {summary_a['config']['started_at']}); "
+            f"B: `{run_b}` (commit {summary_b['config']['git']['commit'][:12]}, {summary_b['config']['started_at']})."
+        ),
+    ]
+    if summary_a["config"]["questions"]["sha256"] != summary_b["config"]["questions"]["sha256"]:
+        blocks.append(Paragraph("**Note:** the question sets differ; only questions with the same id are compared."))
+    if not chosen:
+        blocks.append(Paragraph("The runs have no system in common."))
+    for system in chosen:
+        blocks += compare_system(
+            [r for r in results_a if r["system"] == system],
+            [r for r in results_b if r["system"] == system],
+            summary_a,
+            summary_b,
+            system,
+        )
+    return to_markdown(blocks)

