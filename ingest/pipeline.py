@@ -29,6 +29,7 @@ from ingest.chunk import CHUNKER_VERSION, chunk_blocks, embed_input
 from ingest.clean import clean_blocks
 from ingest.loaders import SUPPORTED, load_file
 from ingest.metadata import build_meta, date_in_text, is_sidecar, parse_front_matter, read_sidecar
+from ingest.privacy import guard, summarize
 from kb.errors import DocumentError, KBError
 from kb.records import Chunk, DocumentMeta
 from kb.store import ChunkStore
@@ -58,6 +59,7 @@ class FileResult:
     chunks: int = 0
     embedded: int = 0
     reason: str = ""
+    privacy: str = ""  # what personal data was found and redacted (kinds and places, no values)
 
     @property
     def status_nl(self) -> str:
@@ -92,6 +94,7 @@ class PreparedDocument:
     doc_hash: str
     content_hash: str
     chunks: list[Chunk]
+    privacy: str = ""
 
 
 def discover(paths: Iterable[Path]) -> list[Path]:
@@ -117,8 +120,13 @@ def _sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def prepare_document(path: Path, max_bytes: int, overrides: dict[str, Any] | None = None) -> PreparedDocument:
-    """Read, clean and chunk one file (no store, no model): raises :class:`DocumentError`."""
+def prepare_document(
+    path: Path, max_bytes: int, overrides: dict[str, Any] | None = None, pii_policy: str = "redact"
+) -> PreparedDocument:
+    """Read, clean, guard personal data and chunk one file (no store, no model).
+
+    Raises :class:`DocumentError` with a message for the user.
+    """
     if not path.is_file():
         raise DocumentError("Het bestand bestaat niet (meer) of is geen gewoon bestand.")
     size = path.stat().st_size
@@ -128,7 +136,7 @@ def prepare_document(path: Path, max_bytes: int, overrides: dict[str, Any] | Non
             "Splits het document of verhoog KB_MAX_FILE_MB."
         )
     loaded = load_file(path, path.read_bytes())
-    blocks = clean_blocks(loaded.blocks)
+    blocks, findings = guard(clean_blocks(loaded.blocks), pii_policy)
     full_text = normalize_whitespace(" ".join(b.text for b in blocks))
     if len(full_text) < 20 or not any(ch.isalpha() for ch in full_text):
         raise DocumentError("Er staat (bijna) geen leesbare tekst in dit bestand; er is niets geïndexeerd.")
@@ -157,16 +165,19 @@ def prepare_document(path: Path, max_bytes: int, overrides: dict[str, Any] | Non
     )
     doc_hash = _sha(fingerprint)
     chunks = chunk_blocks(meta.doc_id, doc_hash, blocks)
-    return PreparedDocument(meta, doc_hash, content_hash, chunks)
+    return PreparedDocument(meta, doc_hash, content_hash, chunks, summarize(findings))
 
 
 class Ingestor:
     """Ingests files into a :class:`ChunkStore` with an embedding model (both passed in)."""
 
-    def __init__(self, store: ChunkStore, embed_model: BaseEmbedding, max_file_mb: int = 50) -> None:
+    def __init__(
+        self, store: ChunkStore, embed_model: BaseEmbedding, max_file_mb: int = 50, pii_policy: str = "redact"
+    ) -> None:
         self.store = store
         self.embed_model = embed_model
         self.max_bytes = max_file_mb * 1_048_576
+        self.pii_policy = pii_policy
 
     def ingest(
         self,
@@ -205,7 +216,7 @@ class Ingestor:
         return report
 
     def _ingest_one(self, path, overrides, existing, by_content, step) -> FileResult:
-        prepared = prepare_document(path, self.max_bytes, overrides)
+        prepared = prepare_document(path, self.max_bytes, overrides, self.pii_policy)
         meta = prepared.meta
         earlier = self._seen.setdefault(meta.doc_id, path)
         if earlier != path:
@@ -214,8 +225,12 @@ class Ingestor:
                 "Geef een van beide een eigen 'id' in de metadata (sidecar of front matter)."
             )
         current = existing.get(meta.doc_id)
-        base = FileResult(str(path), "", meta.doc_id, meta.title, len(prepared.chunks))
+        base = FileResult(str(path), "", meta.doc_id, meta.title, len(prepared.chunks), privacy=prepared.privacy)
+        if prepared.privacy:
+            base.reason = f"Persoonsgegevens onleesbaar gemaakt vóór het indexeren: {prepared.privacy}."
         if current and current.doc_hash == prepared.doc_hash and current.complete:
+            if current.other_versions:
+                self.store.delete_other_versions(meta.doc_id, current.doc_hash)  # finish an interrupted update
             base.status = "unchanged"
             return base
         twin = by_content.get(prepared.content_hash)

@@ -27,6 +27,11 @@ DOCUMENTED: dict[str, tuple[str, str]] = {
     "KB_TOP_K": ("10", "Number of passages retrieved per question (at least 10 are returned)."),
     "KB_MAX_FILE_MB": ("50", "Files larger than this are refused."),
     "KB_MAX_QUESTION_CHARS": ("1000", "Longer questions are refused with a message."),
+    "KB_PII_POLICY": (
+        "redact",
+        "Personal data (BSN, IBAN, personal e-mail, mobile numbers, dates of birth) found in a file: "
+        "`redact` (index with those spans removed, default), `refuse` (do not index the file) or `off`.",
+    ),
     "KB_LOG_LEVEL": ("WARNING", "Logging level; logs never contain document text or questions."),
 }
 
@@ -47,6 +52,13 @@ def _int(name: str, environ: dict[str, str], minimum: int = 1) -> int:
     return value
 
 
+def _choice(name: str, environ: dict[str, str], allowed: tuple[str, ...]) -> str:
+    value = _env(name, environ).lower()
+    if value not in allowed:
+        raise ConfigError(f"{name} moet een van {', '.join(allowed)} zijn, niet '{value}'.")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """Runtime configuration; see :data:`DOCUMENTED` for the variables."""
@@ -59,6 +71,7 @@ class Settings:
     top_k: int = 10
     max_file_mb: int = 50
     max_question_chars: int = 1000
+    pii_policy: str = "redact"
     log_level: str = "WARNING"
     extra: dict[str, str] = field(default_factory=dict, compare=False)
 
@@ -74,6 +87,7 @@ class Settings:
             top_k=_int("KB_TOP_K", env),
             max_file_mb=_int("KB_MAX_FILE_MB", env),
             max_question_chars=_int("KB_MAX_QUESTION_CHARS", env, minimum=10),
+            pii_policy=_choice("KB_PII_POLICY", env, ("redact", "refuse", "off")),
             log_level=_env("KB_LOG_LEVEL", env).upper(),
         )
 

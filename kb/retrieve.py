@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import bm25s
 import numpy as np
@@ -39,19 +40,31 @@ class IndexedChunk:
     tokens: list[str]
 
 
+@dataclass(frozen=True)
+class _Snapshot:
+    """An immutable view of the searchable passages; swapped as a whole on refresh."""
+
+    count: int = -1
+    chunks: list[IndexedChunk] = field(default_factory=list)
+    by_id: dict[str, int] = field(default_factory=dict)
+    df: Counter = field(default_factory=Counter)
+    bm25: bm25s.BM25 | None = None
+
+
 def _latest_versions(records: list[tuple[str, dict, str]]) -> list[tuple[str, dict, str]]:
-    """Hide half-written or superseded versions: per document keep the newest complete one."""
+    """Per document only the newest *complete* version is searchable.
+
+    A version being written (or cut off by a crash) stays invisible, so a query sees the
+    old version or the new one, never a mix or a half document.
+    """
     versions: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
     for record in records:
         versions[record[1]["doc_id"]][record[1]["doc_hash"]].append(record)
     kept = []
     for by_hash in versions.values():
-
-        def rank(recs: list) -> tuple:
-            md = recs[0][1]
-            return (len(recs) == md.get("n_chunks", -1), md.get("ingested_at", ""))
-
-        kept.extend(max(by_hash.values(), key=rank))
+        complete = [recs for recs in by_hash.values() if len(recs) == recs[0][1].get("n_chunks", -1)]
+        if complete:
+            kept.extend(max(complete, key=lambda recs: recs[0][1].get("ingested_at", "")))
     return kept
 
 
@@ -76,54 +89,63 @@ class HybridRetriever:
         self.dense_weight = dense_weight
         self.lexical_weight = lexical_weight
         self.mode = mode
-        self._count = -1
-        self.chunks: list[IndexedChunk] = []
-        self.by_id: dict[str, int] = {}
-        self.df: Counter = Counter()
-        self._bm25: bm25s.BM25 | None = None
+        self._snapshot = _Snapshot()
+        self._refresh_lock = threading.Lock()
+
+    @property
+    def chunks(self) -> list[IndexedChunk]:
+        return self._snapshot.chunks
 
     # -- index -----------------------------------------------------------------------
-    def refresh(self, force: bool = False) -> None:
-        """(Re)build the in-memory lexical index if the store changed."""
+    def refresh(self, force: bool = False) -> _Snapshot:
+        """(Re)build the in-memory lexical index if the store changed; returns the current snapshot."""
         count = self.store.count()
-        if count == self._count and not force:
-            return
-        records = [
-            (cid, md, doc or "") for cid, md, doc, _ in self.store.iter_records(include=["metadatas", "documents"])
-        ]
-        records = _latest_versions(records)
-        records.sort(key=lambda r: (r[1]["doc_id"], r[1].get("chunk_index", 0)))
-        self.chunks = [
-            IndexedChunk(
-                cid,
-                md["doc_id"],
-                int(md.get("chunk_index", 0)),
-                text,
-                md,
-                tokenize(embed_input(md.get("title", ""), md.get("section", ""), text)),
+        if count == self._snapshot.count and not force:
+            return self._snapshot
+        with self._refresh_lock:
+            if count == self._snapshot.count and not force:
+                return self._snapshot
+            records = [
+                (cid, md, doc or "") for cid, md, doc, _ in self.store.iter_records(include=["metadatas", "documents"])
+            ]
+            records = _latest_versions(records)
+            records.sort(key=lambda r: (r[1]["doc_id"], r[1].get("chunk_index", 0)))
+            chunks = [
+                IndexedChunk(
+                    cid,
+                    md["doc_id"],
+                    int(md.get("chunk_index", 0)),
+                    text,
+                    md,
+                    tokenize(embed_input(md.get("title", ""), md.get("section", ""), text)),
+                )
+                for cid, md, text in records
+            ]
+            bm25 = None
+            if chunks:
+                bm25 = bm25s.BM25()
+                bm25.index([c.tokens or ["∅"] for c in chunks], show_progress=False)
+            self._snapshot = _Snapshot(
+                count=count,
+                chunks=chunks,
+                by_id={c.chunk_id: i for i, c in enumerate(chunks)},
+                df=Counter(t for c in chunks for t in set(c.tokens)),
+                bm25=bm25,
             )
-            for cid, md, text in records
-        ]
-        self.by_id = {c.chunk_id: i for i, c in enumerate(self.chunks)}
-        self.df = Counter(t for c in self.chunks for t in set(c.tokens))
-        self._bm25 = None
-        if self.chunks:
-            self._bm25 = bm25s.BM25()
-            self._bm25.index([c.tokens or ["∅"] for c in self.chunks], show_progress=False)
-        self._count = count
-        log.info("lexical index rebuilt: %d passages", len(self.chunks))
+            log.info("lexical index rebuilt: %d passages", len(chunks))
+            return self._snapshot
 
     def idf(self, term: str) -> float:
-        n = max(len(self.chunks), 1)
-        df = self.df.get(term, 0)
+        snap = self._snapshot
+        n = max(len(snap.chunks), 1)
+        df = snap.df.get(term, 0)
         return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
     # -- filters ---------------------------------------------------------------------
     def filter_values(self) -> dict[str, list]:
         """Values present in the index per filter key (for the UI and for resolving CLI input)."""
-        self.refresh()
         values: dict[str, set] = defaultdict(set)
-        for chunk in self.chunks:
+        for chunk in self.refresh().chunks:
             for key in FILTER_KEYS:
                 value = chunk.meta.get(key)
                 if value not in (None, "", 0):
@@ -156,8 +178,8 @@ class HybridRetriever:
         history: list[str] | tuple[str, ...] = (),
     ) -> list[Passage]:
         """Ranked passages (adjacent chunks merged, near-duplicates dropped), best first."""
-        self.refresh()
-        if not self.chunks:
+        snap = self.refresh()
+        if not snap.chunks:
             return []
         filters = {key: v for key, v in (filters or {}).items() if v not in (None, "", [])}
         query = " ".join([*list(history)[-2:], question]) if history else question
@@ -166,11 +188,11 @@ class HybridRetriever:
         if self.mode in ("hybrid", "dense"):
             embedding = self.embed_model.get_query_embedding(query)
             dense = [
-                (cid, s) for cid, s in self.store.query(embedding, pool, self._where(filters)) if cid in self.by_id
+                (cid, s) for cid, s in self.store.query(embedding, pool, self._where(filters)) if cid in snap.by_id
             ]
         lexical: list[tuple[str, float]] = []
-        if self.mode in ("hybrid", "bm25") and self._bm25 is not None:
-            lexical = self._lexical(query, pool, filters)
+        if self.mode in ("hybrid", "bm25") and snap.bm25 is not None:
+            lexical = self._lexical(snap, query, pool, filters)
         fused: dict[str, float] = defaultdict(float)
         for weight, ranking in ((self.dense_weight, dense), (self.lexical_weight, lexical)):
             for rank, (cid, _score) in enumerate(ranking):
@@ -178,23 +200,23 @@ class HybridRetriever:
         dense_map, lexical_map = dict(dense), dict(lexical)
         floor = min(dense_map.values()) if dense_map else 0.0
         ranked = sorted(fused.items(), key=lambda item: item[1], reverse=True)
-        passages = self._merge(ranked, dense_map, lexical_map, floor)
+        passages = self._merge(snap, ranked, dense_map, lexical_map, floor)
         return passages[: max(k, 10)]
 
-    def _lexical(self, query: str, n: int, filters: dict) -> list[tuple[str, float]]:
+    def _lexical(self, snap: _Snapshot, query: str, n: int, filters: dict) -> list[tuple[str, float]]:
         tokens = tokenize(query)
         if not tokens:
             return []
         mask = None
         if filters:
-            mask = np.array([self._matches(c.meta, filters) for c in self.chunks], dtype=float)
+            mask = np.array([self._matches(c.meta, filters) for c in snap.chunks], dtype=float)
             if not mask.any():
                 return []
-        k = min(n, len(self.chunks))
-        indexes, scores = self._bm25.retrieve([tokens], k=k, weight_mask=mask, show_progress=False)
-        return [(self.chunks[int(i)].chunk_id, float(s)) for i, s in zip(indexes[0], scores[0]) if s > 0]
+        k = min(n, len(snap.chunks))
+        indexes, scores = snap.bm25.retrieve([tokens], k=k, weight_mask=mask, show_progress=False)
+        return [(snap.chunks[int(i)].chunk_id, float(s)) for i, s in zip(indexes[0], scores[0]) if s > 0]
 
-    def _merge(self, ranked, dense_map, lexical_map, floor) -> list[Passage]:
+    def _merge(self, snap: _Snapshot, ranked, dense_map, lexical_map, floor) -> list[Passage]:
         """Merge a passage with its retrieved neighbours; drop near-duplicates of better passages."""
         retrieved = {cid for cid, _ in ranked}
         taken: set[str] = set()
@@ -204,23 +226,23 @@ class HybridRetriever:
         for cid, score in ranked:
             if cid in taken:
                 continue
-            start = end = self.by_id[cid]
-            doc_id = self.chunks[start].doc_id
+            start = end = snap.by_id[cid]
+            doc_id = snap.chunks[start].doc_id
             while (
                 start > 0
-                and self.chunks[start - 1].doc_id == doc_id
-                and self.chunks[start - 1].chunk_id in retrieved - taken
+                and snap.chunks[start - 1].doc_id == doc_id
+                and snap.chunks[start - 1].chunk_id in retrieved - taken
                 and end - start < 2
             ):
                 start -= 1
             while (
-                end + 1 < len(self.chunks)
-                and self.chunks[end + 1].doc_id == doc_id
-                and self.chunks[end + 1].chunk_id in retrieved - taken
+                end + 1 < len(snap.chunks)
+                and snap.chunks[end + 1].doc_id == doc_id
+                and snap.chunks[end + 1].chunk_id in retrieved - taken
                 and end - start < 2
             ):
                 end += 1
-            members = self.chunks[start : end + 1]
+            members = snap.chunks[start : end + 1]
             taken.update(m.chunk_id for m in members)
             text = "\n".join(m.text for m in members)
             shingles = _shingles(text)

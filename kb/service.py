@@ -19,6 +19,7 @@ from kb.answer import AnswerConfig, ExtractiveAnswerer
 from kb.config import Settings
 from kb.embeddings import load_embedding
 from kb.errors import QuestionError
+from kb.locking import ingest_lock
 from kb.records import Answer
 from kb.retrieve import FILTER_KEYS, HybridRetriever
 from kb.store import ChunkStore, StoredDocument, open_store
@@ -54,7 +55,9 @@ class KnowledgeBase:
     def ingest(
         self, paths: Iterable[Path], overrides: dict[str, Any] | None = None, progress: Progress | None = None
     ) -> IngestReport:
-        report = Ingestor(self.store, self.embed_model, self.settings.max_file_mb).ingest(paths, overrides, progress)
+        ingestor = Ingestor(self.store, self.embed_model, self.settings.max_file_mb, self.settings.pii_policy)
+        with ingest_lock(self.settings, progress):
+            report = ingestor.ingest(paths, overrides, progress)
         self.retriever.refresh(force=True)
         return report
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from urllib.parse import urlparse
 
@@ -46,6 +46,7 @@ class StoredDocument:
     chunks: int
     ingested_at: str
     complete: bool
+    other_versions: int = 0  # left over by an interrupted update; removed by the next ingest
 
 
 def make_client(settings: Settings) -> chromadb.api.ClientAPI:
@@ -100,6 +101,8 @@ def _scalar_metadata(meta: DocumentMeta, doc_hash: str, content_hash: str, n_chu
 class ChunkStore:
     """Verb methods over the Chroma collection: add, delete, list, search."""
 
+    UPSERT_BATCH = 500  # records per write; crash tests lower it to widen the window
+
     def __init__(self, client: chromadb.api.ClientAPI, name: str, model_id: str, dim: int) -> None:
         self.model_id = model_id
         self.dim = dim
@@ -141,7 +144,7 @@ class ChunkStore:
         New chunks are written before old ones are deleted, so a query never finds the
         document missing; the retriever hides all but the newest version meanwhile.
         """
-        ingested_at = datetime.now(UTC).isoformat(timespec="seconds")
+        ingested_at = datetime.now(UTC).isoformat(timespec="microseconds")
         base = _scalar_metadata(meta, doc_hash, content_hash, len(chunks), ingested_at)
         metadatas = []
         for chunk in chunks:
@@ -154,15 +157,15 @@ class ChunkStore:
                 locator=chunk.locator,
             )
             metadatas.append(md)
-        for start in range(0, len(chunks), 500):
-            end = start + 500
+        for start in range(0, len(chunks), self.UPSERT_BATCH):
+            end = start + self.UPSERT_BATCH
             self._collection.upsert(
                 ids=[c.chunk_id for c in chunks[start:end]],
                 embeddings=embeddings[start:end],
                 documents=[c.text for c in chunks[start:end]],
                 metadatas=metadatas[start:end],
             )
-        self._collection.delete(where={"$and": [{"doc_id": meta.doc_id}, {"doc_hash": {"$ne": doc_hash}}]})
+        self.delete_other_versions(meta.doc_id, doc_hash)
 
     def delete_document(self, doc_id: str) -> int:
         """Remove every chunk of a document; returns how many were removed."""
@@ -218,7 +221,16 @@ class ChunkStore:
             current = newest.get(doc_id)
             if current is None or (doc.complete, doc.ingested_at) > (current.complete, current.ingested_at):
                 newest[doc_id] = doc
-        return sorted(newest.values(), key=lambda d: d.doc_id)
+        versions = defaultdict(int)
+        for doc_id, _hash in groups:
+            versions[doc_id] += 1
+        return sorted(
+            (replace(d, other_versions=versions[d.doc_id] - 1) for d in newest.values()), key=lambda d: d.doc_id
+        )
+
+    def delete_other_versions(self, doc_id: str, doc_hash: str) -> None:
+        """Remove chunks of ``doc_id`` that do not belong to version ``doc_hash``."""
+        self._collection.delete(where={"$and": [{"doc_id": doc_id}, {"doc_hash": {"$ne": doc_hash}}]})
 
     def embeddings_by_text(self, doc_id: str) -> dict[tuple[str, str, str], list[float]]:
         """Existing embeddings of a document keyed by (title, section, text), to re-use on an edit."""

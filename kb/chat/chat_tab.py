@@ -101,6 +101,7 @@ def build_chat_tab(kb: KnowledgeBase, settings: Settings, demo: Any, tab: Any) -
                 label="Gesprek",
                 height=470,
                 latex_delimiters=[],
+                buttons=["copy", "copy_all"],  # no 'share' (it posts to an outside service)
                 elem_id="kb-chat",
                 placeholder="Stel hieronder een vraag over de Wet inburgering 2021. "
                 "Het antwoord komt uit de documenten in de kennisbank, met genummerde bronnen.",
@@ -154,6 +155,7 @@ def build_chat_tab(kb: KnowledgeBase, settings: Settings, demo: Any, tab: Any) -
         return fresh, [], fresh["sources"], "", "", ""
 
     new_chat.click(reset, None, outputs)
+    chatbot.clear(reset, None, outputs)  # the chatbot's own bin icon starts over too
 
     def rate(rating: str):
         def handler(conv: dict, text: str):

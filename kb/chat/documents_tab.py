@@ -127,7 +127,11 @@ def build_documents_tab(kb: KnowledgeBase, settings: Settings, admin: AdminCrede
         upload = gr.Button("Toevoegen aan de kennisbank", variant="primary", elem_id="kb-upload")
         upload_summary = gr.Markdown(elem_id="kb-upload-summary")
         results = gr.Dataframe(
-            pd.DataFrame(columns=INGEST_HEADERS), label="Resultaat per bestand", interactive=False, wrap=True
+            pd.DataFrame(columns=INGEST_HEADERS),
+            label="Resultaat per bestand",
+            interactive=False,
+            wrap=True,
+            elem_id="kb-results",
         )
         gr.Markdown("### Documenten in de kennisbank")
         documents = gr.Dataframe(

@@ -1,0 +1,264 @@
+"""The chat app in headless Chromium: what a klantmanager and a CoP-trekker see.
+
+Starts the real app (``kb.chat.app.launch``) on a free loopback port against a copy of the
+sample index, and drives it with Playwright. Also writes ``docs/screenshot-chat.png``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import tempfile
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+from tests.conftest import CORPUS, REPO
+from tests.files import make_docx, make_pdf
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+MAP_QUESTION = "Hoeveel uur werkervaring moeten gezinsmigranten opdoen voor de MAP?"
+MAP_TITLE = "CoP Inburgering Klantmanagers: ondersteuning van gezins- en overige migranten"
+UNIQUE_TITLE = "Fietsregeling opstartklas Wormerveld"
+UNIQUE_FACT = (
+    "In de gemeente Wormerveld krijgt elke inburgeraar die de opstartklas volgt een gratis fiets van de "
+    "Fietsbank Wormerveld, nadat hij of zij drie verkeerslessen heeft gevolgd."
+)
+SCREENSHOT = REPO / "docs" / "screenshot-chat.png"
+TIMEOUT = 60_000  # ms; generous for a busy 2-core machine
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="Chromium ontbreekt (/usr/bin/chromium): apt-get install chromium"
+    ),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def chat_server(tmp_path_factory, sample_data_dir, e5):
+    """The app serving a private copy of the sample index, with a test admin account from env."""
+    from kb.chat.app import launch
+    from kb.config import Settings
+    from kb.service import KnowledgeBase
+
+    data_dir = tmp_path_factory.mktemp("chat") / "data"
+    shutil.copytree(sample_data_dir, data_dir)
+    kb = KnowledgeBase.open(Settings().with_(data_dir=data_dir, corpus_dir=CORPUS), e5)
+    admin = ("trekker-test", secrets.token_urlsafe(12))
+    port = _free_port()
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("KB_ADMIN_USER", admin[0])
+        env.setenv("KB_ADMIN_PASSWORD", admin[1])
+        demo = launch(kb, host="127.0.0.1", port=port, ingest_corpus=True, block=False)
+    try:
+        yield {"url": f"http://127.0.0.1:{port}/", "kb": kb, "admin": admin}
+    finally:
+        demo.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    home = tempfile.mkdtemp(prefix="chromium-home-")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("HOME", home)  # Chromium writes its profile bits under $HOME
+        with sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            try:
+                yield chromium
+            finally:
+                chromium.close()
+    shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture
+def page(browser, chat_server):
+    """A fresh page on the app that records every request leaving this machine."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="nl-NL")
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT)
+    page.outside_requests = []
+    page.on(
+        "request",
+        lambda r: (
+            page.outside_requests.append(r.url)
+            if urlparse(r.url).scheme in ("http", "https", "ws", "wss")
+            and urlparse(r.url).hostname not in ("127.0.0.1", "localhost")
+            else None
+        ),
+    )
+    page.goto(chat_server["url"])
+    yield page
+    context.close()
+
+
+def _ask(page, question: str) -> None:
+    page.get_by_label("Uw vraag").fill(question)
+    page.get_by_role("button", name="Vraag stellen").click()
+
+
+def _last_answer(page):
+    return page.locator("#kb-chat .message-row.bot-row, #kb-chat [data-testid='bot']").last
+
+
+def test_chat_answers_with_citations_sources_follow_up_and_feedback(page, chat_server):
+    from playwright.sync_api import expect
+
+    chat, sources = page.locator("#kb-chat"), page.locator("#kb-sources")
+    _ask(page, MAP_QUESTION)
+    expect(chat).to_contain_text("veertig uur")
+    expect(chat).to_contain_text("[1]")
+    expect(sources).to_contain_text(MAP_TITLE)
+    expect(sources).to_contain_text("Divosa (CoP Inburgering)")
+
+    # a follow-up only makes sense with the first question as history
+    _ask(page, "En geldt dat ook als iemand al werk heeft?")
+    expect(sources).to_contain_text("Bronnen bij: “En geldt dat ook als iemand al werk heeft?”")
+    expect(chat).to_contain_text("Als iemand al werk heeft, is dan voldaan aan de MAP?")
+    expect(sources).to_contain_text(MAP_TITLE)
+
+    # open the cited passage: the quoted sentence is marked inside it
+    mark = sources.locator("mark").first
+    expect(mark).to_be_hidden()
+    sources.get_by_text("Passage tonen [1]").click()
+    expect(mark).to_be_visible()
+    expect(mark).to_contain_text("veertig uur werkervaring")
+    mark.scroll_into_view_if_needed()
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT))
+
+    # a rating with a comment lands in feedback.jsonl
+    page.get_by_label("Toelichting (optioneel)").fill("Duidelijk antwoord met bron")
+    page.get_by_role("button", name="👍 Nuttig").click()
+    expect(page.locator("#kb-feedback-status")).to_contain_text("Bedankt")
+    from kb.chat.feedback import feedback_path, read_feedback
+
+    last = read_feedback(feedback_path(chat_server["kb"].settings))[-1]
+    assert last["rating"] == "up" and last["comment"] == "Duidelijk antwoord met bron"
+    assert last["question"] == "En geldt dat ook als iemand al werk heeft?"
+    assert last["doc_ids"] == ["cop-klantmanagers-gezinsmigranten"]
+
+    # a bad question gets one plain Dutch sentence, not a traceback
+    _ask(page, "   ")
+    expect(page.locator("#kb-status")).to_contain_text("Stel een vraag, bijvoorbeeld")
+    assert "Traceback" not in page.content()
+    assert page.outside_requests == []
+
+
+def test_example_question_is_answered_on_click(page):
+    from playwright.sync_api import expect
+
+    page.get_by_role("button", name="Wie betaalt de reiskosten naar de opstartklas in Zaandam?").click()
+    expect(page.locator("#kb-chat")).to_contain_text("reiskostenvergoeding voor de eerder genoemde opstartklas")
+    expect(page.locator("#kb-sources")).to_contain_text("Een jaar CoP Inburgering Amsterdam")
+
+
+def test_trekker_uploads_asks_and_removes_a_document(page, chat_server, tmp_path):
+    from playwright.sync_api import expect
+
+    kb = chat_server["kb"]
+    pdf = make_pdf(tmp_path / "Fietsregeling Wormerveld.pdf", [[UNIQUE_FACT]], title=UNIQUE_TITLE)
+    fake = make_docx(tmp_path / "verslag.pdf", "Een Word-bestand", ["Met een pdf-naam."])
+
+    page.get_by_role("tab", name="Documenten").click()
+    page.get_by_label("Gebruikersnaam").fill(chat_server["admin"][0])
+    page.get_by_label("Wachtwoord").fill("fout-wachtwoord")
+    page.get_by_role("button", name="Inloggen").click()
+    expect(page.locator("#kb-login-status")).to_contain_text("Onjuiste gebruikersnaam of wachtwoord")
+    page.get_by_label("Wachtwoord").fill(chat_server["admin"][1])
+    page.get_by_role("button", name="Inloggen").click()
+    expect(page.get_by_text("U bent ingelogd als beheerder.")).to_be_visible()
+    documents = page.locator("#kb-documents")
+    expect(documents).to_contain_text("cop-klantmanagers-gezinsmigranten")
+
+    page.locator("#kb-files input[type=file]").set_input_files([str(pdf), str(fake)])
+    expect(page.locator("#kb-files").get_by_role("row", name="verslag.pdf")).to_be_visible()  # upload done
+    page.get_by_label("Organisatie").fill("Gemeente Wormerveld")
+    page.get_by_label("CoP of regio").fill("CoP Zaanstreek")
+    page.get_by_role("button", name="Toevoegen aan de kennisbank").click()
+    summary = page.locator("#kb-upload-summary")
+    expect(summary).to_contain_text("2 bestand(en): 1 toegevoegd, 1 geweigerd")
+    results = page.locator("#kb-results")
+    expect(results.get_by_role("row", name="Fietsregeling_Wormerveld.pdf")).to_contain_text("toegevoegd")
+    expect(results.get_by_role("row", name="verslag.pdf")).to_contain_text("geweigerd")
+    expect(results).to_contain_text("de inhoud is een Word-bestand")
+    expect(documents).to_contain_text(UNIQUE_TITLE)
+    (uploaded,) = [d for d in kb.documents() if d.title == UNIQUE_TITLE]
+    kept = kb.settings.data_dir / "uploads" / uploaded.source
+    assert kept.is_file() and uploaded.publisher == "Gemeente Wormerveld" and uploaded.cop == "CoP Zaanstreek"
+
+    page.get_by_role("tab", name="Vragen stellen").click()
+    _ask(page, "Wat krijgt een inburgeraar in Wormerveld van de Fietsbank?")
+    expect(page.locator("#kb-chat")).to_contain_text("gratis fiets")
+    expect(page.locator("#kb-chat")).to_contain_text("[1]")
+    expect(page.locator("#kb-sources")).to_contain_text(UNIQUE_TITLE)
+    expect(page.locator("#kb-sources")).to_contain_text("Gemeente Wormerveld")
+
+    page.get_by_role("tab", name="Documenten").click()
+    choice = page.locator("#kb-remove-choice input")
+    choice.click()
+    choice.fill("Wormerveld")
+    page.get_by_role("option", name=f"{UNIQUE_TITLE} ({uploaded.doc_id})").click()
+    page.get_by_role("button", name="Verwijderen…").click()
+    expect(page.locator("#kb-confirm-text")).to_contain_text(f"Weet u zeker dat u {UNIQUE_TITLE}")
+    page.get_by_role("button", name="Ja, definitief verwijderen").click()
+    expect(page.locator("#kb-remove-status")).to_contain_text(f"'{uploaded.doc_id}' is verwijderd")
+    expect(documents).not_to_contain_text(UNIQUE_TITLE)
+    expect(documents).to_contain_text("cop-klantmanagers-gezinsmigranten")
+    assert not kept.exists()
+
+    page.get_by_role("tab", name="Vragen stellen").click()
+    _ask(page, "Wat krijgt een inburgeraar in Wormerveld van de Fietsbank?")
+    expect(page.locator("#kb-sources")).to_contain_text("Bronnen bij: “Wat krijgt een inburgeraar in Wormerveld")
+    expect(page.locator("#kb-sources")).not_to_contain_text(UNIQUE_TITLE)
+    assert page.outside_requests == []
+
+
+def test_documents_tab_explains_how_to_enable_uploads_without_admin(browser, chat_server, e5, monkeypatch):
+    """Without KB_ADMIN_USER/KB_ADMIN_PASSWORD the tab says uploads are off and how to turn them on."""
+    from playwright.sync_api import expect
+
+    from kb.chat.app import launch
+
+    monkeypatch.delenv("KB_ADMIN_USER", raising=False)
+    monkeypatch.delenv("KB_ADMIN_PASSWORD", raising=False)
+    port = _free_port()
+    demo = launch(chat_server["kb"], host="127.0.0.1", port=port, ingest_corpus=False, block=False)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT)
+        page.goto(f"http://127.0.0.1:{port}/")
+        page.get_by_role("tab", name="Documenten").click()
+        expect(page.locator("#kb-admin-disabled")).to_contain_text("uitgeschakeld")
+        expect(page.locator("#kb-admin-disabled")).to_contain_text("KB_ADMIN_PASSWORD")
+        expect(page.get_by_label("Gebruikersnaam")).to_have_count(0)
+    finally:
+        context.close()
+        demo.close()
+
+
+def test_server_listens_on_loopback_only(chat_server):
+    host = urlparse(chat_server["url"]).hostname
+    assert host == "127.0.0.1"
+    assert os.environ.get("GRADIO_ANALYTICS_ENABLED") == "False"
