@@ -106,7 +106,7 @@ class HybridRetriever:
             if count == self._snapshot.count and not force:
                 return self._snapshot
             records = [
-                (cid, md, doc or "") for cid, md, doc, _ in self.store.iter_records(include=["metadatas", "documents"])
+                (cid, md, doc or "") for cid, md, doc, _ in self.store.records(include=["metadatas", "documents"])
             ]
             records = _latest_versions(records)
             records.sort(key=lambda r: (r[1]["doc_id"], r[1].get("chunk_index", 0)))

@@ -11,7 +11,9 @@ a model.
 
 from __future__ import annotations
 
+import functools
 import logging
+import time
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -27,6 +29,8 @@ from kb.records import Chunk, DocumentMeta
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+HTTP_TIMEOUT_S = 30.0
+RETRIES = (0.5, 1.5, 3.0)  # waits between attempts when a Chroma server does not answer
 _PAGE = 2000  # records per get() page
 
 
@@ -63,6 +67,7 @@ def make_client(settings: Settings) -> chromadb.api.ClientAPI:
                 ssl=url.scheme == "https",
                 settings=chroma_settings,
             )
+            _bound_http_timeout(client)
             client.heartbeat()
             return client
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -75,6 +80,43 @@ def make_client(settings: Settings) -> chromadb.api.ClientAPI:
             f"De index op '{where}' is niet bereikbaar ({type(exc).__name__}). "
             "Controleer of de Chroma-server draait of de map beschrijfbaar is, en probeer het opnieuw."
         ) from exc
+
+
+def _bound_http_timeout(client: chromadb.api.ClientAPI) -> None:
+    """Chroma's HTTP client waits forever (``timeout=None``); a hung server must not hang the app."""
+    import httpx
+
+    session = getattr(getattr(client, "_server", None), "_session", None)
+    if isinstance(session, httpx.Client):
+        session.timeout = httpx.Timeout(HTTP_TIMEOUT_S, connect=5.0)
+
+
+def _transient(exc: Exception) -> bool:
+    import httpx
+
+    return isinstance(exc, (httpx.TransportError, ConnectionError, TimeoutError))
+
+
+def _retrying(method):
+    """Retry a store call a few times when the Chroma server is briefly away, then say so plainly."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        for attempt, wait in enumerate((*RETRIES, None)):
+            try:
+                return method(self, *args, **kwargs)
+            except Exception as exc:
+                if not _transient(exc):
+                    raise
+                if wait is None:
+                    raise StoreUnavailableError(
+                        "De Chroma-server reageert niet (na "
+                        f"{attempt + 1} pogingen). Controleer of de server draait en probeer het opnieuw."
+                    ) from exc
+                log.warning("Chroma server did not answer (%s); retrying in %.1f s", type(exc).__name__, wait)
+                time.sleep(wait)
+
+    return wrapper
 
 
 def _scalar_metadata(meta: DocumentMeta, doc_hash: str, content_hash: str, n_chunks: int, ingested_at: str) -> dict:
@@ -131,6 +173,7 @@ class ChunkStore:
             )
 
     # -- writing -------------------------------------------------------------------
+    @_retrying
     def add_document(
         self,
         meta: DocumentMeta,
@@ -167,6 +210,7 @@ class ChunkStore:
             )
         self.delete_other_versions(meta.doc_id, doc_hash)
 
+    @_retrying
     def delete_document(self, doc_id: str) -> int:
         """Remove every chunk of a document; returns how many were removed."""
         found = self._collection.get(where={"doc_id": doc_id}, include=[])
@@ -175,6 +219,7 @@ class ChunkStore:
         return len(found["ids"])
 
     # -- reading -------------------------------------------------------------------
+    @_retrying
     def count(self) -> int:
         return self._collection.count()
 
@@ -196,6 +241,12 @@ class ChunkStore:
                 return
             offset += _PAGE
 
+    @_retrying
+    def records(self, include: list[str]) -> list[tuple]:
+        """All records as a list (see :meth:`iter_records`), with retries in server mode."""
+        return list(self.iter_records(include=include))
+
+    @_retrying
     def documents(self) -> list[StoredDocument]:
         """Every indexed document, newest version, with chunk counts."""
         groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
@@ -228,10 +279,12 @@ class ChunkStore:
             (replace(d, other_versions=versions[d.doc_id] - 1) for d in newest.values()), key=lambda d: d.doc_id
         )
 
+    @_retrying
     def delete_other_versions(self, doc_id: str, doc_hash: str) -> None:
         """Remove chunks of ``doc_id`` that do not belong to version ``doc_hash``."""
         self._collection.delete(where={"$and": [{"doc_id": doc_id}, {"doc_hash": {"$ne": doc_hash}}]})
 
+    @_retrying
     def embeddings_by_text(self, doc_id: str) -> dict[tuple[str, str, str], list[float]]:
         """Existing embeddings of a document keyed by (title, section, text), to re-use on an edit."""
         reuse: dict[tuple[str, str, str], list[float]] = {}
@@ -242,6 +295,7 @@ class ChunkStore:
                 reuse[(md.get("title", ""), md.get("section", ""), text)] = list(emb)
         return reuse
 
+    @_retrying
     def query(self, embedding: list[float], n: int, where: dict | None = None) -> list[tuple[str, float]]:
         """Nearest chunks: (chunk id, cosine similarity), best first."""
         if self.count() == 0:

@@ -119,3 +119,45 @@ def test_unreachable_server_gives_a_clear_error_quickly(tmp_path):
     with pytest.raises(StoreUnavailableError, match="niet bereikbaar"):
         make_client(Settings().with_(chroma_url=f"http://127.0.0.1:{_free_port()}", data_dir=tmp_path))
     assert time.monotonic() - started < 15
+
+
+def test_losing_the_server_gives_a_clear_error_and_recovers(tmp_path, e5):
+    """Regression guard: Chroma's HTTP client has no timeout; a lost server must not hang."""
+    from kb.config import Settings
+
+    port = _free_port()
+    chroma = Path(sys.executable).parent / "chroma"
+
+    def start() -> subprocess.Popen:
+        proc = subprocess.Popen(
+            [str(chroma), "run", "--path", str(tmp_path / "srv"), "--host", "127.0.0.1", "--port", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    return proc
+            except OSError:
+                time.sleep(0.2)
+        raise AssertionError("chroma run did not start")
+
+    server = start()
+    try:
+        kb = KnowledgeBase.open(Settings().with_(chroma_url=f"http://127.0.0.1:{port}", data_dir=tmp_path / "d"), e5)
+        doc = tmp_path / "s.md"
+        doc.write_text("# S\n\nIn Assen is het taalcafé op woensdag in de bibliotheek.\n")
+        kb.ingest([doc])
+        server.kill()
+        server.wait(timeout=20)
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailableError, match="Chroma-server reageert niet"):
+            kb.ask("Wanneer is het taalcafé in Assen?")
+        assert time.monotonic() - started < 30
+        server = start()  # the same data comes back: the next question works again
+        assert "woensdag" in kb.ask("Wanneer is het taalcafé in Assen?").text
+    finally:
+        server.kill()
+        server.wait(timeout=20)
