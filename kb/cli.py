@@ -178,6 +178,31 @@ def docs_remove(ctx: click.Context, doc_id: str) -> None:
     click.echo(f"'{doc_id}' verwijderd ({removed} passages).")
 
 
+@main.command("export")
+@click.argument("target", type=click.Path(path_type=Path, dir_okay=False))
+@click.pass_context
+def export_cmd(ctx: click.Context, target: Path) -> None:
+    """Schrijf de hele index (passages, metadata, embeddings, manifest) naar een .tar.gz."""
+    from kb.backup import export_index
+
+    manifest = export_index(_open_kb(ctx).store, target)
+    click.echo(f"{len(manifest['documents'])} documenten ({manifest['passages']} passages) geëxporteerd naar {target}.")
+
+
+@main.command("import")
+@click.argument("source", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.pass_context
+def import_cmd(ctx: click.Context, source: Path) -> None:
+    """Laad een export in deze index (zelfde documenten worden vervangen, andere blijven)."""
+    from kb.backup import import_index
+    from kb.locking import ingest_lock
+
+    kb = _open_kb(ctx)
+    with ingest_lock(_settings(ctx)):
+        result = import_index(kb.store, source)
+    click.echo(f"{result['documents']} documenten ({result['passages']} passages) geïmporteerd uit {source.name}.")
+
+
 @main.command()
 @click.option("--host", envvar="KB_HOST", default="127.0.0.1", show_default=True, help="Adres (KB_HOST).")
 @click.option(

@@ -161,3 +161,31 @@ def test_losing_the_server_gives_a_clear_error_and_recovers(tmp_path, e5):
     finally:
         server.kill()
         server.wait(timeout=20)
+
+
+def test_export_and_import_move_the_knowledge_base(sample_data_dir, tmp_path):
+    runner = CliRunner()
+    archive = tmp_path / "backup.tar.gz"
+    exported = runner.invoke(main, ["export", str(archive)], env={"KB_DATA_DIR": str(sample_data_dir)})
+    assert exported.exit_code == 0 and "5 documenten" in exported.output
+    target = {"KB_DATA_DIR": str(tmp_path / "restored")}
+    imported = runner.invoke(main, ["import", str(archive)], env=target)
+    assert imported.exit_code == 0, imported.output
+    listed = runner.invoke(main, ["docs", "list", "--json"], env=target)
+    import json
+
+    docs = json.loads(listed.output)
+    assert len(docs) == 5 and all(d["complete"] for d in docs)
+    answer = runner.invoke(
+        main, ["ask", "--json", "Hoeveel uur werkervaring moeten gezinsmigranten opdoen voor de MAP?"], env=target
+    )
+    assert "veertig uur" in json.loads(answer.output)["answer"]
+    # re-ingesting the corpus into the restored index costs nothing: the hashes came along
+    again = runner.invoke(
+        main, ["ingest"], env={**target, "KB_CORPUS_DIR": str(Path(__file__).parent.parent / "corpus")}
+    )
+    assert "5 ongewijzigd" in again.output
+    bad = tmp_path / "kapot.tar.gz"
+    bad.write_bytes(b"geen archief")
+    refused = runner.invoke(main, ["import", str(bad)], env=target)
+    assert refused.exit_code == 2 and "geen geldig exportbestand" in refused.output
