@@ -149,6 +149,49 @@ def query_latency(kb, rounds: int = 3) -> dict[str, float]:
     return {"p50_ms": statistics.median(timings), "p95_ms": percentile(timings, 0.95), "n": len(timings)}
 
 
+def load_during_ingest(kb, folder: Path, threads: int = 4) -> dict[str, Any]:
+    """Query from ``threads`` threads for as long as an ingest of ``folder`` runs."""
+    import threading
+
+    stop = threading.Event()
+    timings: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+
+    def worker(offset: int) -> None:
+        i = offset
+        while not stop.is_set():
+            question = QUESTIONS[i % len(QUESTIONS)]
+            i += 1
+            started = time.perf_counter()
+            try:
+                kb.ask(question)
+            except Exception as exc:  # counted, never hidden: the target is zero
+                with lock:
+                    errors.append(f"{type(exc).__name__}: {exc}"[:200])
+                continue
+            with lock:
+                timings.append((time.perf_counter() - started) * 1000)
+
+    pool = [threading.Thread(target=worker, args=(n,)) for n in range(threads)]
+    for thread in pool:
+        thread.start()
+    report = kb.ingest([folder])
+    stop.set()
+    for thread in pool:
+        thread.join()
+    return {
+        "threads": threads,
+        "ingest_s": report.seconds,
+        "ingested": report.count("added") + report.count("replaced"),
+        "queries": len(timings),
+        "errors": len(errors),
+        "error_samples": errors[:3],
+        "p50_ms": statistics.median(timings) if timings else None,
+        "p95_ms": percentile(timings, 0.95) if timings else None,
+    }
+
+
 def make_scaled_corpus(target: Path, n_docs: int, seed: int = 7) -> None:
     """Write ``n_docs`` varied Markdown documents built from the sample corpus."""
     rng = random.Random(seed)
@@ -205,6 +248,11 @@ def run(n_docs: int, real_embeddings: bool) -> dict[str, Any]:
         results["sample"].update(query_latency(kb))
         results["sample"]["peak_rss_mb"] = peak_rss_mb()
         print(json.dumps({"sample": results["sample"]}, indent=2), flush=True)
+
+        load_dir = Path(tmp) / "load-docs"
+        make_scaled_corpus(load_dir, 12, seed=3)
+        results["load"] = load_during_ingest(kb, load_dir)
+        print(json.dumps({"load": results["load"]}, indent=2), flush=True)
 
         if n_docs:
             scaled_dir = Path(tmp) / "scaled-docs"

@@ -249,3 +249,14 @@ def test_queries_during_a_replace_see_old_or_new_never_both_or_neither(kb, tmp_p
         worker.join(timeout=60)
     assert len(seen) > 3
     assert all(old != new for old, new in seen), seen
+
+
+@pytest.mark.slow
+def test_queries_from_several_threads_during_an_ingest_have_no_errors(sample_copy, e5, tmp_path):
+    from evals.bench import load_during_ingest, make_scaled_corpus
+
+    kb = KnowledgeBase.open(Settings().with_(data_dir=sample_copy), e5)
+    make_scaled_corpus(tmp_path / "load", 3, seed=5)
+    result = load_during_ingest(kb, tmp_path / "load", threads=3)
+    assert result["errors"] == 0, result["error_samples"]
+    assert result["ingested"] == 3 and result["queries"] > 0
