@@ -123,3 +123,11 @@ def test_sidecar_metadata_is_used_and_filters_work(kb, tmp_path):
     only_articles = kb.ask("taalschool Venlo", filters={"kind": "Artikel"})
     assert {p.doc_id for p in only_articles.retrieved} == {"venlo-avondles"}
     assert {p.doc_id for p in kb.ask("taalschool Venlo", filters={"year": "2024"}).retrieved} == {"venlo-avondles"}
+
+
+def test_two_files_with_the_same_id_are_not_mixed(kb, tmp_path):
+    _write(tmp_path / "a" / "notitie.md", "# A\n\nNotitie A over de taalschool in Gouda en de opstartklas.\n")
+    _write(tmp_path / "b" / "notitie.md", "# B\n\nNotitie B over werkgevers in Delft en duale trajecten.\n")
+    report = kb.ingest([tmp_path / "a", tmp_path / "b"])
+    assert [r.status for r in report.results] == ["added", "refused"]
+    assert "allebei de id 'notitie'" in report.results[1].reason
