@@ -19,6 +19,7 @@ from kb.chat.render import (
     format_timestamp,
     highlight_quote,
     ingest_rows,
+    passage_html,
     sources_html,
 )
 from kb.chat.uploads import UploadRefused, check_upload, sanitize_filename, stage_uploads
@@ -104,6 +105,15 @@ def test_sources_panel_marks_the_quote_inside_its_passage():
     assert "<mark>Hierin moeten gezinsmigranten minimaal veertig uur werkervaring   opdoen" in html
     assert "taalrijke omgeving.</mark> Als iemand al werk heeft" in html
     assert html.index("<details>") < html.index("<mark>")  # the passage opens on request
+
+
+def test_long_passage_shows_the_quoted_paragraph_first_and_the_rest_on_request():
+    before, after = "Inleiding over iets anders. " * 30, "Slot over nog iets anders. " * 30
+    html = passage_html(f"{before}\n{PASSAGE}\n{after}", QUOTE)
+    shown, whole = html.split('<details class="kb-whole">')
+    assert shown.startswith("…<br>") and shown.endswith("<br>…")
+    assert "<mark>Hierin moeten" in shown and "Inleiding" not in shown and "Slot" not in shown
+    assert "Inleiding" in whole and "<mark>Hierin moeten" in whole
 
 
 def test_highlight_marks_non_adjacent_sentences_and_escapes_html():

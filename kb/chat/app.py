@@ -57,7 +57,8 @@ def create_app(
 
     if admin is _FROM_ENV:
         admin = AdminCredentials.from_env()
-    with gr.Blocks(title=TITLE, analytics_enabled=False) as demo:
+    # delete_cache: uploads wait in Gradio's temp folder; drop them after an hour (the kept copy is in data_dir)
+    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
         gr.Markdown(INTRO)
         with gr.Tabs():
             with gr.Tab("Vragen stellen", id="chat") as chat_tab:

@@ -89,6 +89,36 @@ def highlight_quote(text: str, quote: str) -> str:
     return "".join(pieces).replace("\n", "<br>")
 
 
+def passage_html(text: str, quote: str, short: int = 700) -> str:
+    """The paragraph(s) of a passage that hold the quote, marked; the whole passage on request.
+
+    Merged passages run to a few thousand characters; showing only the quoted paragraph
+    keeps the highlight in view. Paragraphs left out are shown as an ellipsis.
+    """
+    spans = quote_spans(text, quote)
+    if len(text) <= short or not spans:
+        return highlight_quote(text, quote)
+    pieces: list[str] = []
+    offset = 0
+    skipped = False
+    for paragraph in text.split("\n"):
+        start, end = offset, offset + len(paragraph)
+        offset = end + 1
+        if any(s < end and e > start for s, e in spans):
+            if skipped and not pieces:
+                pieces.append("…")
+            pieces.append(highlight_quote(paragraph, quote))
+            skipped = False
+        else:
+            if pieces and not skipped:
+                pieces.append("…")
+            skipped = True
+    if skipped and pieces[-1] != "…":
+        pieces.append("…")
+    whole = f'<details class="kb-whole"><summary>Hele passage</summary>{highlight_quote(text, quote)}</details>'
+    return "<br>".join(pieces) + whole
+
+
 def _meta_line(publisher: str, date: str, locator: str) -> str:
     parts = [publisher or "organisatie onbekend", _date(date), locator]
     return " · ".join(html.escape(p) for p in parts if p)
@@ -102,7 +132,7 @@ def citation_html(c: Citation) -> str:
         f'<div class="kb-source-meta">{_meta_line(c.publisher, c.date, c.locator)}</div>'
         f'<div class="kb-quote">“{html.escape(c.quote)}”</div>'
         f"<details><summary>Passage tonen [{c.n}]</summary>"
-        f'<div class="kb-passage">{highlight_quote(c.text, c.quote)}</div></details>'
+        f'<div class="kb-passage">{passage_html(c.text, c.quote)}</div></details>'
         "</div>"
     )
 
@@ -133,6 +163,7 @@ def sources_html(answer: Answer | None) -> str:
     """The sources panel for the latest answer (or a hint before the first question)."""
     if answer is None:
         return SOURCES_PLACEHOLDER
+    heading = f'<div class="kb-sources-heading">Bronnen bij: “{html.escape(answer.question)}”</div>'
     if answer.abstained:
         closest = closest_documents(answer.retrieved)
         body = "".join(_closest_html(p) for p in closest)
@@ -140,10 +171,9 @@ def sources_html(answer: Answer | None) -> str:
             " Deze documenten komen het dichtst in de buurt:" if closest else " Er zijn geen documenten gevonden."
         )
         return (
-            f'<div class="kb-sources kb-abstained"><div class="kb-abstain-note"><strong>{ABSTAIN_HEADING}.</strong> '
+            f'<div class="kb-sources kb-abstained">{heading}<div class="kb-abstain-note"><strong>{ABSTAIN_HEADING}.</strong> '
             f"{html.escape(intro)}</div>{body}</div>"
         )
-    heading = f'<div class="kb-sources-heading">Bronnen bij: “{html.escape(answer.question)}”</div>'
     return f'<div class="kb-sources">{heading}{"".join(citation_html(c) for c in answer.citations)}</div>'
 
 
