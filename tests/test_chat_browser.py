@@ -131,21 +131,20 @@ def test_chat_answers_with_citations_sources_follow_up_and_feedback(page, chat_s
     expect(sources).to_contain_text(MAP_TITLE)
     expect(sources).to_contain_text("Divosa (CoP Inburgering)")
 
-    # a follow-up only makes sense with the first question as history
-    _ask(page, "En geldt dat ook als iemand al werk heeft?")
-    expect(sources).to_contain_text("Bronnen bij: “En geldt dat ook als iemand al werk heeft?”")
-    expect(chat).to_contain_text("Als iemand al werk heeft, is dan voldaan aan de MAP?")
-    expect(sources).to_contain_text(MAP_TITLE)
-
     # open the cited passage: the quoted sentence is marked inside it
     mark = sources.locator("mark").first
     expect(mark).to_be_hidden()
     sources.get_by_text("Passage tonen [1]").click()
     expect(mark).to_be_visible()
     expect(mark).to_contain_text("veertig uur werkervaring")
-    mark.scroll_into_view_if_needed()
     SCREENSHOT.parent.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOT))
+
+    # alone this follow-up gets no answer; with the first question as history it does
+    _ask(page, "En geldt dat ook als iemand al werk heeft?")
+    expect(sources).to_contain_text("Bronnen bij: “En geldt dat ook als iemand al werk heeft?”")
+    expect(chat).to_contain_text("Als iemand al werk heeft, is dan voldaan aan de MAP?")
+    expect(sources).to_contain_text(MAP_TITLE)
 
     # a rating with a comment lands in feedback.jsonl
     page.get_by_label("Toelichting (optioneel)").fill("Duidelijk antwoord met bron")
@@ -208,7 +207,7 @@ def test_trekker_uploads_asks_and_removes_a_document(page, chat_server, tmp_path
     assert kept.is_file() and uploaded.publisher == "Gemeente Wormerveld" and uploaded.cop == "CoP Zaanstreek"
 
     page.get_by_role("tab", name="Vragen stellen").click()
-    _ask(page, "Wat krijgt een inburgeraar in Wormerveld van de Fietsbank?")
+    _ask(page, "Wat krijgt een inburgeraar in de opstartklas in Wormerveld?")
     expect(page.locator("#kb-chat")).to_contain_text("gratis fiets")
     expect(page.locator("#kb-chat")).to_contain_text("[1]")
     expect(page.locator("#kb-sources")).to_contain_text(UNIQUE_TITLE)
@@ -228,8 +227,9 @@ def test_trekker_uploads_asks_and_removes_a_document(page, chat_server, tmp_path
     assert not kept.exists()
 
     page.get_by_role("tab", name="Vragen stellen").click()
-    _ask(page, "Wat krijgt een inburgeraar in Wormerveld van de Fietsbank?")
-    expect(page.locator("#kb-sources")).to_contain_text("Bronnen bij: “Wat krijgt een inburgeraar in Wormerveld")
+    again = "Krijgen inburgeraars in de opstartklas in Wormerveld een gratis fiets?"
+    _ask(page, again)
+    expect(page.locator("#kb-sources")).to_contain_text(f"Bronnen bij: “{again}”")
     expect(page.locator("#kb-sources")).not_to_contain_text(UNIQUE_TITLE)
     assert page.outside_requests == []
 
