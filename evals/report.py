@@ -41,7 +41,7 @@ WORST_N = 10
 SNIPPET = 220
 
 EXPLANATION = (
-    "**How to read this.** A retrieved passage *contains the support* when it holds one of the question's "
+    "**How to read this.** A retrieved passage ‘contains the support’ when it holds one of the question's "
     "`expected_passages` verbatim (whitespace collapsed) or at least 80% of its word 3-grams. hit@k: the support "
     "is in the top k; MRR@10: mean of 1/rank of the first such passage; passage recall@10: share of all expected "
     "passages in the top 10 (matters for multi-passage questions); support in first 2,000 chars: the support lies "
@@ -49,7 +49,7 @@ EXPLANATION = (
     "3,000-character passage easily contains a quote), this one does not, so read it with the mean passage "
     "length. Key-fact recall: share of the key facts in the "
     "answer text; citation precision: supported citations / all citations. Retrieval and answer metrics use the "
-    "answerable questions only. Abstention: the positive class is *unanswerable*; precision = right abstentions / "
+    "answerable questions only. Abstention: the positive class is ‘unanswerable’; precision = right abstentions / "
     "all abstentions, recall = abstentions on unanswerable / all unanswerable. Ratio columns are ours ÷ baseline "
     "(for latency, lower is better). `bm25` and `dense` are our retriever with one signal, same chunks; "
     "`llamaindex` is llama-index's default SentenceSplitter + VectorStoreIndex over the plain .txt files. "

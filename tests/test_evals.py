@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -349,3 +351,21 @@ def test_ours_passes_the_regression_gate_on_the_sample_corpus(sample_data_dir, t
     assert (out / "report.html").is_file()
     gate = runner.invoke(main, ["eval", "gate", str(out)])
     assert gate.exit_code == 0, gate.output
+
+
+def test_python_dash_m_evals_reports_errors_plainly(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "evals", "gate", str(tmp_path)], capture_output=True, text=True, cwd=REPO, timeout=60
+    )
+    assert result.returncode == 2
+    assert "Fout: Geen summary.json" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_answers_digest_ignores_timings_and_metrics_but_not_answers():
+    from evals.scoring import answers_digest
+
+    record = {"id": "q1", "system": "ours", **GOOD["q1"], "metrics": {"rr": 1.0, "latency_ms": 20.0}}
+    slower = {**record, "latency_ms": 900.0, "metrics": {"rr": 0.5}}
+    other = {**record, "answer": "iets anders"}
+    assert answers_digest([record]) == answers_digest([slower])
+    assert answers_digest([record]) != answers_digest([other])
