@@ -298,6 +298,24 @@ def test_follow_up_passes_earlier_questions_and_errors_stay_dutch(sample_kb, mon
 
 
 @pytest.mark.slow
+def test_filters_from_the_dropdowns_restrict_the_sources(sample_kb):
+    from kb.chat.chat_tab import answer_question, current_filter_choices, new_conversation
+
+    choices = current_filter_choices(sample_kb)
+    assert choices["kind"][0] == ("Alle soorten", "") and ("handreiking", "handreiking") in choices["kind"]
+    assert ("2021", "2021") in choices["year"]
+    question = "Wie betaalt de reiskosten naar de opstartklas?"
+    blank = {"kind": "", "cop": "", "year": ""}
+    conv, _ = answer_question(sample_kb, question, new_conversation(), blank)
+    assert "cop-amsterdam-coa-samenwerking" in conv["last"]["doc_ids"]
+    conv, error = answer_question(sample_kb, question, new_conversation(), {**blank, "kind": "handreiking"})
+    assert error == "" and "Handreiking warme overdracht" in conv["sources"]
+    assert "Een jaar CoP Inburgering Amsterdam" not in conv["sources"]
+    conv, error = answer_question(sample_kb, "Wat is de logeerregeling?", new_conversation(), {**blank, "year": "2022"})
+    assert error == "" and "Handreiking warme overdracht" not in conv["sources"]
+
+
+@pytest.mark.slow
 def test_uploads_are_kept_ingested_and_removed_with_their_source(tmp_path, e5):
     from kb.chat.documents_tab import ingest_uploads, remove_document, upload_dir
     from kb.config import Settings
