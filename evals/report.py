@@ -239,6 +239,7 @@ def run_info(summary: dict[str, Any]) -> Table:
     index = cfg["index"]
     rows = [
         ("git commit", f"{git['commit'][:12]}{' (uncommitted changes)' if git.get('dirty') else ''}"),
+        ("code sha256 (kb/, ingest/)", git.get("code_sha256", "–")),
         ("embedding model", f"{cfg['model_id']} (KB_EMBEDDING={cfg['embedding']})"),
         ("k (passages per question)", str(cfg["k"])),
         (

@@ -62,6 +62,14 @@ def _git() -> dict[str, Any]:
         return {"commit": "unknown", "dirty": None}
 
 
+def _code_digest() -> str:
+    """Hash of the pipeline's source (kb/, ingest/): tells runs from an uncommitted tree apart."""
+    digest = hashlib.sha256()
+    for path in sorted([*(REPO / "kb").rglob("*.py"), *(REPO / "ingest").rglob("*.py")]):
+        digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def _versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
     for package in PACKAGES:
@@ -147,7 +155,7 @@ def run_suite(config: RunConfig, log: Log = lambda _m: None) -> dict[str, Any]:
     summary = {
         "config": {
             "started_at": started_at,
-            "git": _git(),
+            "git": {**_git(), "code_sha256": _code_digest()},
             "embedding": config.embedding,
             "model_id": model_id,
             "k": config.k,
