@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import threading
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -28,6 +29,17 @@ log = logging.getLogger(__name__)
 
 FILTER_KEYS = ("kind", "cop", "year", "doc_id", "publisher")
 RRF_K = 60
+RANK_TIEBREAK = 0.05  # small reciprocal-rank term next to normalised scores
+REFERRING = re.compile(
+    r"\b(dat|die|dit|deze|daar\w*|hier\w+|hij|zij|ze|hun|hem|haar|zo'n|that|this|those|these|there|it|they|them|their)\b",
+    re.I,
+)
+CONNECTIVE = re.compile(r"^\s*(en|maar|ook|of|dus|and|but|also|what about|hoe zit het|wat als|en als|geldt)\b", re.I)
+
+
+def is_follow_up(question: str) -> bool:
+    """Does the question lean on the conversation ("En hoeveel uur is dat?") or stand alone?"""
+    return bool(CONNECTIVE.search(question) or REFERRING.search(question) or len(tokenize(question)) <= 2)
 
 
 @dataclass
@@ -81,9 +93,11 @@ class HybridRetriever:
         store: ChunkStore,
         embed_model: BaseEmbedding,
         dense_weight: float = 1.0,
-        lexical_weight: float = 1.0,
+        lexical_weight: float = 1.3,
         mode: str = "hybrid",  # hybrid | dense | bm25 (the latter two for the eval baselines)
+        fusion: str = "relative",  # relative | rrf
     ) -> None:
+        self.fusion = fusion
         self.store = store
         self.embed_model = embed_model
         self.dense_weight = dense_weight
@@ -141,6 +155,13 @@ class HybridRetriever:
         df = snap.df.get(term, 0)
         return math.log(1 + (n - df + 0.5) / (df + 0.5))
 
+    def known(self, term: str) -> bool:
+        """True when the stem occurs in the indexed passages (also inside a compound word)."""
+        snap = self._snapshot
+        if term in snap.df:
+            return True
+        return len(term) >= 5 and any(term in t for t in snap.df)
+
     # -- filters ---------------------------------------------------------------------
     def filter_values(self) -> dict[str, list]:
         """Values present in the index per filter key (for the UI and for resolving CLI input)."""
@@ -182,7 +203,8 @@ class HybridRetriever:
         if not snap.chunks:
             return []
         filters = {key: v for key, v in (filters or {}).items() if v not in (None, "", [])}
-        query = " ".join([*list(history)[-2:], question]) if history else question
+        history = list(history)[-2:] if history and is_follow_up(question) else []
+        query = " ".join([*history, question])
         pool = max(4 * k, 40)
         dense: list[tuple[str, float]] = []
         if self.mode in ("hybrid", "dense"):
@@ -193,15 +215,32 @@ class HybridRetriever:
         lexical: list[tuple[str, float]] = []
         if self.mode in ("hybrid", "bm25") and snap.bm25 is not None:
             lexical = self._lexical(snap, query, pool, filters)
-        fused: dict[str, float] = defaultdict(float)
-        for weight, ranking in ((self.dense_weight, dense), (self.lexical_weight, lexical)):
-            for rank, (cid, _score) in enumerate(ranking):
-                fused[cid] += weight / (RRF_K + rank + 1)
+        fused = self._fuse(dense, lexical)
         dense_map, lexical_map = dict(dense), dict(lexical)
         floor = min(dense_map.values()) if dense_map else 0.0
         ranked = sorted(fused.items(), key=lambda item: item[1], reverse=True)
         passages = self._merge(snap, ranked, dense_map, lexical_map, floor)
         return passages[: max(k, 10)]
+
+    def _fuse(self, dense: list[tuple[str, float]], lexical: list[tuple[str, float]]) -> dict[str, float]:
+        """Weighted fusion of the two rankings.
+
+        ``rrf``: reciprocal ranks. ``relative``: min-max normalised scores (llama-index's
+        relative-score idea), so a passage that only BM25 finds, with a far stronger score
+        than the rest, is not pushed out by passages both searches rank in the middle.
+        """
+        fused: dict[str, float] = defaultdict(float)
+        for weight, ranking in ((self.dense_weight, dense), (self.lexical_weight, lexical)):
+            if not ranking:
+                continue
+            top, bottom = ranking[0][1], ranking[-1][1]
+            spread = (top - bottom) or 1.0
+            for rank, (cid, score) in enumerate(ranking):
+                if self.fusion == "rrf":
+                    fused[cid] += weight / (RRF_K + rank + 1)
+                else:
+                    fused[cid] += weight * ((score - bottom) / spread + RANK_TIEBREAK / (rank + 1))
+        return fused
 
     def _lexical(self, snap: _Snapshot, query: str, n: int, filters: dict) -> list[tuple[str, float]]:
         tokens = tokenize(query)

@@ -42,7 +42,7 @@ class KnowledgeBase:
         self.embed_model = embed_model
         self.store = store
         self.retriever = retriever or HybridRetriever(store, embed_model)
-        self.answerer = ExtractiveAnswerer(self.retriever.idf, answer_config)
+        self.answerer = ExtractiveAnswerer(self.retriever.idf, answer_config, known=self.retriever.known)
 
     @classmethod
     def open(cls, settings: Settings, embedding: tuple[BaseEmbedding, str] | None = None) -> KnowledgeBase:

@@ -1,6 +1,7 @@
 """Answers on the sample corpus, through the same CLI a user runs (``kb ask --json``)."""
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -72,3 +73,26 @@ def test_empty_and_overlong_questions_get_a_plain_message(sample_data_dir):
     long = runner.invoke(main, ["ask", "reiskosten " * 500], env={"KB_DATA_DIR": str(sample_data_dir)})
     assert long.exit_code == 2 and "te lang" in long.output
     assert "Traceback" not in empty.output + long.output
+
+
+def test_history_is_only_used_for_questions_that_lean_on_it(sample_kb):
+    """Regression guard: an unrelated new question in a conversation was answered from the old topic."""
+    fresh = sample_kb.ask(
+        "Welke scenario's zijn er voor de warme overdracht?",
+        history=["Hoeveel uur werkervaring moeten gezinsmigranten opdoen voor de MAP?"],
+    )
+    assert "veertig" not in fresh.text
+    assert fresh.citations and fresh.citations[0].doc_id == "handreiking-warme-overdracht"
+
+
+def test_a_strong_keyword_match_is_not_pushed_out_by_the_fusion(kb, tmp_path):
+    """Regression guard: rank-only fusion dropped a passage only BM25 found, despite a far higher score."""
+    doc = tmp_path / "fietsbank.md"
+    doc.write_text(
+        "# Fietsbank\n\nIn Wormerveld krijgt iedere inburgeraar via de Fietsbank gratis een opgeknapte fiets "
+        "met slot, zodat hij zelf naar de taalschool kan.\n"
+    )
+    kb.ingest([doc, *sorted((Path(__file__).parent.parent / "corpus").glob("00[04]_*.txt"))])
+    answer = kb.ask("Wat krijgt een inburgeraar in Wormerveld van de Fietsbank?")
+    assert answer.retrieved[0].doc_id == "fietsbank"
+    assert not answer.abstained and "gratis een opgeknapte fiets" in answer.text
