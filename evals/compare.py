@@ -33,6 +33,12 @@ def _value(value: Any) -> str:
     return f"{value:.2f}" if isinstance(value, float) else str(value)
 
 
+def _delta(before: float | None, after: float | None, metric: str) -> str:
+    if before is None or after is None:
+        return "–"
+    return f"{after - before:+.0f}" if metric.endswith(("_ms", "_chars")) else f"{after - before:+.3f}"
+
+
 def compare_system(a: list[dict], b: list[dict], summary_a: dict, summary_b: dict, system: str) -> list:
     """Blocks for one system: summary deltas, then improved / regressed / mixed questions."""
     overall_a = summary_a["systems"][system]["overall"]
@@ -43,9 +49,7 @@ def compare_system(a: list[dict], b: list[dict], summary_a: dict, summary_b: dic
     table = Table(["metric", "A", "B", "change"], numeric={1, 2, 3})
     for metric, label in LABELS.items():
         va, vb = overall_a.get(metric), overall_b.get(metric)
-        delta = (
-            "–" if va is None or vb is None else f"{vb - va:+.3f}" if not metric.endswith("_ms") else f"{vb - va:+.0f}"
-        )
+        delta = _delta(va, vb, metric)
         table.rows.append([label, fmt(va, metric), fmt(vb, metric), delta])
     blocks.append(table)
     by_id = {r["id"]: r for r in a}
