@@ -26,6 +26,7 @@ from kb.store import ChunkStore
 from kb.text import tokenize
 
 log = logging.getLogger(__name__)
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets its own logger to DEBUG on import
 
 FILTER_KEYS = ("kind", "cop", "year", "doc_id", "publisher")
 RRF_K = 60
