@@ -33,6 +33,23 @@ def _value(value: Any) -> str:
     return f"{value:.2f}" if isinstance(value, float) else str(value)
 
 
+def answer_differences(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """What differs between two answers to one question (empty when identical apart from timing)."""
+    found = []
+    for field, label in (("answer", "answer text"), ("abstained", "abstained"), ("citations", "citations")):
+        if before.get(field) != after.get(field):
+            found.append(label)
+    ranked_a = [p.get("chunk_ids") for p in before.get("retrieved", [])]
+    ranked_b = [p.get("chunk_ids") for p in after.get("retrieved", [])]
+    if ranked_a != ranked_b:
+        found.append("retrieved passages")
+    elif before.get("retrieved") != after.get("retrieved"):
+        found.append("retrieved scores")
+    if before.get("confidence") != after.get("confidence"):
+        found.append("confidence")
+    return found
+
+
 def _delta(before: float | None, after: float | None, metric: str) -> str:
     if before is None or after is None:
         return "–"
@@ -46,13 +63,20 @@ def compare_system(a: list[dict], b: list[dict], summary_a: dict, summary_b: dic
     digest_a, digest_b = summary_a["systems"][system]["digest"], summary_b["systems"][system]["digest"]
     same = "identical answers (same digest " + digest_a + ")" if digest_a == digest_b else "answers differ"
     blocks: list = [Heading(f"{system}"), Paragraph(f"Answers digest A {digest_a}, B {digest_b}: **{same}**.")]
+    by_id = {r["id"]: r for r in a}
+    differing = [
+        f"{r['id']} ({', '.join(found)})"
+        for r in b
+        if r["id"] in by_id and (found := answer_differences(by_id[r["id"]], r))
+    ]
+    if differing:
+        blocks.append(Paragraph(f"Answers differ in {len(differing)} question(s): {'; '.join(differing)}."))
     table = Table(["metric", "A", "B", "change"], numeric={1, 2, 3})
     for metric, label in LABELS.items():
         va, vb = overall_a.get(metric), overall_b.get(metric)
         delta = _delta(va, vb, metric)
         table.rows.append([label, fmt(va, metric), fmt(vb, metric), delta])
     blocks.append(table)
-    by_id = {r["id"]: r for r in a}
     groups: dict[str, list[list[str]]] = {"improved": [], "regressed": [], "mixed": []}
     for record in b:
         earlier = by_id.get(record["id"])

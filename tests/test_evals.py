@@ -140,7 +140,10 @@ def _answer(text: str, retrieved: list[str], cited: list[str], abstained: bool =
         "answer": text,
         "abstained": abstained,
         "citations": [{"n": i, "text": t} for i, t in enumerate(cited, 1)],
-        "retrieved": [{"doc_id": "d", "title": "T", "locator": "§ 1", "text": t} for t in retrieved],
+        "retrieved": [
+            {"doc_id": "d", "title": "T", "locator": "§ 1", "text": t, "chunk_ids": [f"c{i}"]}
+            for i, t in enumerate(retrieved)
+        ],
         "latency_ms": ms,
         "confidence": 0.5,
     }
@@ -369,3 +372,15 @@ def test_answers_digest_ignores_timings_and_metrics_but_not_answers():
     other = {**record, "answer": "iets anders"}
     assert answers_digest([record]) == answers_digest([slower])
     assert answers_digest([record]) != answers_digest([other])
+
+
+def test_answer_differences_name_what_changed():
+    from evals.compare import answer_differences
+
+    base = GOOD["q2"]
+    rescored = {**base, "retrieved": [{**p, "score": 0.5} for p in base["retrieved"]]}
+    reordered = {**base, "retrieved": list(reversed(base["retrieved"]))}
+    assert answer_differences(base, {**base, "latency_ms": 999.0}) == []
+    assert answer_differences(base, rescored) == ["retrieved scores"]
+    assert answer_differences(base, reordered) == ["retrieved passages"]
+    assert answer_differences(base, WORSE["q2"])[:2] == ["answer text", "abstained"]
