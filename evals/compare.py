@@ -12,6 +12,7 @@ from evals.rundir import load_results, load_summary
 # per-question metrics compared, all "higher is better" (booleans: True is better)
 QUESTION_METRICS = ("hit@5", "rr", "key_fact_recall", "abstention_correct")
 EPSILON = 1e-9
+MAX_LISTED = 15  # questions named in the "answers differ" line
 
 
 def question_changes(before: dict[str, Any], after: dict[str, Any]) -> list[tuple[str, Any, Any, int]]:
@@ -70,7 +71,10 @@ def compare_system(a: list[dict], b: list[dict], summary_a: dict, summary_b: dic
         if r["id"] in by_id and (found := answer_differences(by_id[r["id"]], r))
     ]
     if differing:
-        blocks.append(Paragraph(f"Answers differ in {len(differing)} question(s): {'; '.join(differing)}."))
+        shown = "; ".join(differing[:MAX_LISTED]) + (
+            f"; … {len(differing) - MAX_LISTED} more" if len(differing) > MAX_LISTED else ""
+        )
+        blocks.append(Paragraph(f"Answers differ in {len(differing)} question(s): {shown}."))
     table = Table(["metric", "A", "B", "change"], numeric={1, 2, 3})
     for metric, label in LABELS.items():
         va, vb = overall_a.get(metric), overall_b.get(metric)
