@@ -182,6 +182,8 @@ class ExtractiveAnswerer:
                 s.score *= 0.5
         best = max(sentences, key=lambda s: s.score)
         top_dense = max((p.dense_score for p in considered), default=0.0)
+        if top_dense <= 0.0:  # no dense evidence at all (keyword-only retrieval): neutral, not negative
+            top_dense = cfg.dense_floor + cfg.dense_span / 2
         by_key = {(s.passage, s.position): s for s in sentences}
         # Evidence is judged on a window of up to three consecutive sentences: an answer is
         # often spread over a short run ("Als iemand in Zaandam ..." + "... reisvergoeding").
