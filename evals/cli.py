@@ -16,24 +16,13 @@ from kb.offline import apply_offline_env
 
 apply_offline_env()
 
-from kb.errors import KBError  # noqa: E402
+from kb.clicommon import FriendlyGroup  # noqa: E402
 
 ALL_SYSTEMS = "ours,bm25,dense,llamaindex"
 EVALS_DIR = Path(__file__).resolve().parent
 
 
-class _FriendlyGroup(click.Group):
-    """Shows user-facing errors as one sentence instead of a traceback (also under ``python -m evals``)."""
-
-    def invoke(self, ctx: click.Context):
-        try:
-            return super().invoke(ctx)
-        except KBError as exc:
-            click.echo(f"Fout: {exc}", err=True)
-            sys.exit(2)
-
-
-@click.group("eval", cls=_FriendlyGroup)
+@click.group("eval", cls=FriendlyGroup)
 def eval_group() -> None:
     """Evaluatie: vragenset draaien tegen ons systeem en de baselines, rapport, vergelijken, drempels."""
 

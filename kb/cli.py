@@ -13,6 +13,7 @@ from kb.offline import apply_offline_env
 
 apply_offline_env()
 
+from kb.clicommon import FriendlyGroup  # noqa: E402
 from kb.config import Settings  # noqa: E402
 from kb.errors import KBError  # noqa: E402
 
@@ -37,17 +38,6 @@ def _pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
             raise click.BadParameter(f"'{item}' is geen sleutel=waarde.", param_hint=what)
         out[key.strip().lower()] = value.strip()
     return out
-
-
-class FriendlyGroup(click.Group):
-    """Shows :class:`KBError` messages as one plain sentence instead of a traceback."""
-
-    def invoke(self, ctx: click.Context):
-        try:
-            return super().invoke(ctx)
-        except KBError as exc:
-            click.echo(f"Fout: {exc}", err=True)
-            sys.exit(2)
 
 
 @click.group(cls=FriendlyGroup)
