@@ -105,13 +105,13 @@ class LlamaIndexBaseline:
 
     def ask(self, question: str, history: Sequence[str] = (), k: int | None = None) -> Answer:
         """Retrieve with llama-index and answer with our answerer; history is used like ours does."""
-        from kb.retrieve import is_follow_up
+        from kb.text import relevant_history
 
         started = time.perf_counter()
         question = self.kb.check_question(question)
-        history = [h for h in (" ".join(str(h).split()) for h in history) if h][-3:]
-        # Same conversation policy as HybridRetriever: earlier turns only for a real follow-up.
-        query = " ".join([*history[-2:], question]) if history and is_follow_up(question) else question
+        # Same conversation policy as ours (KnowledgeBase.ask): earlier turns only for a real follow-up.
+        history = relevant_history(question, [h for h in (" ".join(str(h).split()) for h in history) if h])
+        query = " ".join([*history, question])
         passages = [self._passage(n) for n in self.retriever.retrieve(query)]
         text, citations, abstained, confidence = self.answerer.answer(question, passages, history)
         latency = (time.perf_counter() - started) * 1000

@@ -55,10 +55,10 @@ EXPLANATION = (
     "`llamaindex` is llama-index's default SentenceSplitter + VectorStoreIndex over the plain .txt files. "
     "**All four systems use the same extractive answerer** (ours, same IDF statistics): llama-index's nodes are "
     "converted to `Passage` objects and answered by it, so answer metrics compare retrieval and chunking. "
-    "Follow-up questions: every system prepends the last two history turns when `kb.retrieve.is_follow_up` "
+    "Follow-up questions: every system prepends the last two history turns when `kb.text.is_follow_up` "
     "says the question leans on them, as ours does. Caveat: the answerer's abstention model uses the dense "
-    "similarity of the passages; `bm25` passages have none (0), so `bm25` abstains on nearly every question and "
-    "its answer metrics say little: read it for retrieval."
+    "similarity of the passages; `bm25` passages have none, which the answerer treats as neutral evidence, so "
+    "`bm25` (almost) never abstains: its abstention figures say little, read it for retrieval and key facts."
 )
 
 

@@ -132,12 +132,10 @@ class ExtractiveAnswerer:
         return None if self.known is None else self.known(term)
 
     def _weights(self, question: str, history: list[str] | tuple[str, ...]) -> dict[str, float]:
-        from kb.retrieve import is_follow_up
-
         weights: dict[str, float] = {}
         for term in tokenize(question):
             weights[term] = max(weights.get(term, 0.0), self.idf(term))
-        for earlier in list(history)[-2:] if is_follow_up(question) else []:
+        for earlier in list(history)[-2:]:
             for term in tokenize(earlier):
                 if term not in weights:
                     weights[term] = 0.35 * self.idf(term)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import threading
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -31,16 +30,6 @@ logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets its own logge
 FILTER_KEYS = ("kind", "cop", "year", "doc_id", "publisher")
 RRF_K = 60
 RANK_TIEBREAK = 0.05  # small reciprocal-rank term next to normalised scores
-REFERRING = re.compile(
-    r"\b(dat|die|dit|deze|daar\w*|hier\w+|hij|zij|ze|hun|hem|haar|zo'n|that|this|those|these|there|it|they|them|their)\b",
-    re.I,
-)
-CONNECTIVE = re.compile(r"^\s*(en|maar|ook|of|dus|and|but|also|what about|hoe zit het|wat als|en als|geldt)\b", re.I)
-
-
-def is_follow_up(question: str) -> bool:
-    """Does the question lean on the conversation ("En hoeveel uur is dat?") or stand alone?"""
-    return bool(CONNECTIVE.search(question) or REFERRING.search(question) or len(tokenize(question)) <= 2)
 
 
 @dataclass
@@ -204,8 +193,7 @@ class HybridRetriever:
         if not snap.chunks:
             return []
         filters = {key: v for key, v in (filters or {}).items() if v not in (None, "", [])}
-        history = list(history)[-2:] if history and is_follow_up(question) else []
-        query = " ".join([*history, question])
+        query = " ".join([*list(history)[-2:], question])
         pool = max(4 * k, 40)
         dense: list[tuple[str, float]] = []
         if self.mode in ("hybrid", "dense"):

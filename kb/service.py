@@ -23,6 +23,7 @@ from kb.locking import ingest_lock
 from kb.records import Answer
 from kb.retrieve import FILTER_KEYS, HybridRetriever
 from kb.store import ChunkStore, StoredDocument, open_store
+from kb.text import relevant_history
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,7 @@ class KnowledgeBase:
         """Answer a question from the sources, with citations; abstains when they don't answer it."""
         started = time.perf_counter()
         question = self.check_question(question)
-        history = [h for h in (" ".join(str(h).split()) for h in history) if h][-3:]
+        history = relevant_history(question, [h for h in (" ".join(str(h).split()) for h in history) if h])
         passages = self.retriever.retrieve(question, k or self.settings.top_k, self.resolve_filters(filters), history)
         text, citations, abstained, confidence = self.answerer.answer(question, passages, history)
         latency = (time.perf_counter() - started) * 1000

@@ -194,3 +194,21 @@ def slugify(value: str, max_len: int = 80) -> str:
     ascii_text = fold(value)
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-")
     return slug[:max_len].strip("-") or "document"
+
+
+_REFERRING = re.compile(
+    r"\b(dat|die|dit|deze|daar\w*|hier\w+|hij|zij|ze|hun|hem|haar|zo'n|that|this|those|these|there|it|they|them|their)\b",
+    re.I,
+)
+_CONNECTIVE = re.compile(r"^\s*(en|maar|ook|of|dus|and|but|also|what about|hoe zit het|wat als|en als|geldt)\b", re.I)
+
+
+def is_follow_up(question: str) -> bool:
+    """Does the question lean on the conversation ("En hoeveel uur is dat?") or stand alone?"""
+    return bool(_CONNECTIVE.search(question) or _REFERRING.search(question) or len(tokenize(question)) <= 2)
+
+
+def relevant_history(question: str, history: list[str] | tuple[str, ...]) -> list[str]:
+    """The earlier questions that retrieval and answering should use: the last two, and only for a
+    follow-up — an unrelated new question in the same conversation stands alone."""
+    return list(history)[-2:] if history and is_follow_up(question) else []
