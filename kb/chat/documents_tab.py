@@ -150,6 +150,10 @@ def build_documents_tab(kb: KnowledgeBase, settings: Settings, admin: AdminCrede
         gr.Markdown(f"Leest de map `{settings.corpus_dir}`; ongewijzigde bestanden worden overgeslagen.")
         reindex = gr.Button("Opnieuw indexeren", elem_id="kb-reindex")
 
+    def logged_out(message: str) -> tuple:
+        """The login form shown, the admin part hidden, the password field cleared."""
+        return (False, gr.Column(visible=True), gr.Column(visible=False), "", message, gr.skip(), gr.skip())
+
     def on_login(name: str, secret: str):
         if admin.check(name, secret):
             return (
@@ -162,33 +166,12 @@ def build_documents_tab(kb: KnowledgeBase, settings: Settings, admin: AdminCrede
                 gr.Dropdown(choices=document_choices(), value=None),
             )
         time.sleep(1.0)  # slows down guessing
-        return (
-            False,
-            gr.Column(visible=True),
-            gr.Column(visible=False),
-            "",
-            "⚠️ Onjuiste gebruikersnaam of wachtwoord.",
-            gr.skip(),
-            gr.skip(),
-        )
+        return logged_out("⚠️ Onjuiste gebruikersnaam of wachtwoord.")
 
     login_outputs = [logged_in, login_box, admin_box, password, login_status, documents, to_remove]
     login.click(on_login, [user, password], login_outputs, api_visibility="private")
     password.submit(on_login, [user, password], login_outputs, api_visibility="private")
-    logout.click(
-        lambda: (
-            False,
-            gr.Column(visible=True),
-            gr.Column(visible=False),
-            "",
-            "U bent uitgelogd.",
-            gr.skip(),
-            gr.skip(),
-        ),
-        None,
-        login_outputs,
-        api_visibility="private",
-    )
+    logout.click(lambda: logged_out("U bent uitgelogd."), None, login_outputs, api_visibility="private")
 
     def on_upload(paths, title_v, publisher_v, date_v, kind_v, cop_v, themes_v, ok, progress=gr.Progress()):
         if not ok:
