@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from kb.records import Citation, Passage
-from kb.text import split_sentences, tokenize
+from kb.text import split_sentences, term_match, tokenize
 
 NUMBER_WORDS = {
     "een",
@@ -96,14 +96,6 @@ class _Sentence:
     score: float = 0.0
 
 
-def _match(term: str, stems: set[str]) -> float:
-    if term in stems:
-        return 1.0
-    if len(term) >= 5 and any(term in s or (len(s) >= 5 and s in term) for s in stems):
-        return 0.6
-    return 0.0
-
-
 def _display(quote: str) -> str:
     """Drop unbalanced typographic quote marks at the ends of an extracted sentence."""
     text = quote.strip()
@@ -166,10 +158,10 @@ class ExtractiveAnswerer:
                         sentences.append(_Sentence(p_index, part_index, position, sentence, tokenize(sentence)))
                         position += 1
         if not sentences or not weights:
-            return self._abstain(passages, 0.0)
+            return self.abstain(passages, 0.0)
 
         def coverage(stems: set[str], remaining: dict[str, float]) -> float:
-            return sum(w * _match(t, stems) for t, w in remaining.items()) / total
+            return sum(w * term_match(t, stems) for t, w in remaining.items()) / total
 
         for s in sentences:
             stems = set(s.stems)
@@ -197,7 +189,7 @@ class ExtractiveAnswerer:
                 cov = coverage(stems, weights) * (1.0 - 0.05 * (size - 1))
                 if cov > best_cov:
                     best_cov, best_window = cov, window[:size]
-                known = sum(w * _match(t, stems) for t, w in known_weights.items()) / known_total
+                known = sum(w * term_match(t, stems) for t, w in known_weights.items()) / known_total
                 known_cov = max(known_cov, known * (1.0 - 0.05 * (size - 1)))
         dense_scores = sorted((p.dense_score for p in passages), reverse=True)
         margin = top_dense - (dense_scores[len(dense_scores) // 2] if dense_scores else 0.0)
@@ -229,7 +221,7 @@ class ExtractiveAnswerer:
         if sure:
             confidence = max(confidence, known_cov * 0.9)
         if best_cov < cfg.min_coverage or (p_unanswerable > cfg.abstain_threshold and not sure):
-            return self._abstain(passages, confidence)
+            return self.abstain(passages, confidence)
 
         # Greedy: each next sentence must add question content the earlier ones missed.
         if best_cov > coverage(set(best.stems), weights) + 0.1:
@@ -238,7 +230,7 @@ class ExtractiveAnswerer:
         else:
             chosen = [best]
         covered = set().union(*(set(c.stems) for c in chosen))
-        remaining = {t: w for t, w in weights.items() if _match(t, covered) < 1.0}
+        remaining = {t: w for t, w in weights.items() if term_match(t, covered) < 1.0}
         candidates = [s for s in sentences if s not in chosen and s.score >= cfg.relative_cutoff * best.score]
         while len(chosen) < cfg.max_sentences and candidates:
             gains = [
@@ -250,7 +242,7 @@ class ExtractiveAnswerer:
                 break
             chosen.append(pick)
             candidates.remove(pick)
-            remaining = {t: w for t, w in remaining.items() if _match(t, set(pick.stems)) < 1.0}
+            remaining = {t: w for t, w in remaining.items() if term_match(t, set(pick.stems)) < 1.0}
         # An anaphoric opener ("Hierin moeten ...") needs the sentence it refers to.
         for s in list(chosen):
             if s.text.lower().startswith(ANAPHORA) and s.position > 0:
@@ -309,7 +301,7 @@ class ExtractiveAnswerer:
             parts.append(f"{_display(' '.join(quotes))} [{n}]")
         return " ".join(parts), citations, False, confidence
 
-    def _abstain(self, passages: list[Passage], confidence: float):
+    def abstain(self, passages: list[Passage], confidence: float):
         closest = list(dict.fromkeys((p.title, p.publisher) for p in passages[:5]))[:3]
         if closest:
             names = "; ".join(f"‘{title}’ ({publisher})" if publisher else f"‘{title}’" for title, publisher in closest)

@@ -33,7 +33,24 @@ DOCUMENTED: dict[str, tuple[str, str]] = {
         "`redact` (index with those spans removed, default), `refuse` (do not index the file) or `off`.",
     ),
     "KB_LOG_LEVEL": ("WARNING", "Logging level; logs never contain document text or questions."),
+    "KB_LLM": (
+        "off",
+        "Generated answers from a language model: `off` (extractive answers only, default), "
+        "`openai-compatible` (vLLM, llama.cpp server, LM Studio, a cloud endpoint) or `ollama`.",
+    ),
+    "KB_LLM_BASE_URL": (
+        "",
+        "Address of the model server, e.g. `http://127.0.0.1:8080/v1` (OpenAI-compatible) or "
+        "`http://127.0.0.1:11434` (Ollama, the default for `ollama`).",
+    ),
+    "KB_LLM_MODEL": ("", "Model name as the server knows it (required when `KB_LLM` is on)."),
+    "KB_LLM_API_KEY": ("", "API key for the OpenAI-compatible endpoint, if it needs one (never logged)."),
+    "KB_LLM_TIMEOUT": ("60", "Seconds to wait for the model before falling back to the extractive answer."),
+    "KB_LLM_RETRIES": ("2", "Retries after a failed connection to the model server."),
+    "KB_LLM_MAX_TOKENS": ("350", "Longest generated answer, in tokens."),
+    "KB_LLM_SOURCES": ("5", "Number of retrieved passages given to the model as numbered sources."),
 }
+LLM_BACKENDS = ("off", "openai-compatible", "ollama")
 
 
 def _env(name: str, environ: dict[str, str]) -> str:
@@ -73,6 +90,14 @@ class Settings:
     max_question_chars: int = 1000
     pii_policy: str = "redact"
     log_level: str = "WARNING"
+    llm: str = "off"
+    llm_base_url: str = ""
+    llm_model: str = ""
+    llm_api_key: str = field(default="", repr=False)
+    llm_timeout: float = 60.0
+    llm_retries: int = 2
+    llm_max_tokens: int = 350
+    llm_sources: int = 5
     extra: dict[str, str] = field(default_factory=dict, compare=False)
 
     @classmethod
@@ -89,6 +114,14 @@ class Settings:
             max_question_chars=_int("KB_MAX_QUESTION_CHARS", env, minimum=10),
             pii_policy=_choice("KB_PII_POLICY", env, ("redact", "refuse", "off")),
             log_level=_env("KB_LOG_LEVEL", env).upper(),
+            llm=_choice("KB_LLM", env, LLM_BACKENDS),
+            llm_base_url=_env("KB_LLM_BASE_URL", env),
+            llm_model=_env("KB_LLM_MODEL", env),
+            llm_api_key=_env("KB_LLM_API_KEY", env),
+            llm_timeout=float(_int("KB_LLM_TIMEOUT", env)),
+            llm_retries=_int("KB_LLM_RETRIES", env, minimum=0),
+            llm_max_tokens=_int("KB_LLM_MAX_TOKENS", env, minimum=16),
+            llm_sources=_int("KB_LLM_SOURCES", env),
         )
 
     def with_(self, **changes: object) -> Settings:

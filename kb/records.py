@@ -105,6 +105,31 @@ class Citation:
         return data
 
 
+@dataclass(frozen=True)
+class Claim:
+    """One sentence of a generated answer and what verification found.
+
+    ``cited`` are the source numbers the model wrote; ``citations`` the numbers of the
+    answer's citations that verification accepted for it (empty when the sentence was dropped).
+    """
+
+    text: str
+    cited: tuple[int, ...]
+    citations: tuple[int, ...]
+    status: str  # supported | attached | unsupported | bad-reference | uncited
+    support: float  # probability that the cited source(s) back the sentence
+    reason: str = ""  # Dutch, shown to the user for dropped sentences
+
+    @property
+    def kept(self) -> bool:
+        return self.status in ("supported", "attached")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["support"] = round(self.support, 4)
+        return data
+
+
 @dataclass
 class Answer:
     """What the knowledge base says to a question, with its evidence."""
@@ -116,6 +141,10 @@ class Answer:
     retrieved: list[Passage] = field(default_factory=list)
     latency_ms: float = 0.0
     confidence: float = 0.0
+    mode: str = "extractive"  # extractive | llm | llm-fallback
+    notice: str = ""  # Dutch note for the user, e.g. why the extractive answer is shown instead
+    claims: list[Claim] = field(default_factory=list)  # generated sentences, kept and dropped
+    standalone_question: str = ""  # the follow-up rewritten with its history, when an LLM did that
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -126,4 +155,8 @@ class Answer:
             "retrieved": [p.to_dict() for p in self.retrieved],
             "latency_ms": round(self.latency_ms, 1),
             "confidence": round(self.confidence, 4),
+            "mode": self.mode,
+            "notice": self.notice,
+            "claims": [c.to_dict() for c in self.claims],
+            "standalone_question": self.standalone_question,
         }

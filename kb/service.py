@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
+from llama_index.core.llms import LLM
 
 from ingest.pipeline import Ingestor, IngestReport, Progress
 from kb.answer import AnswerConfig, ExtractiveAnswerer
 from kb.config import Settings
 from kb.embeddings import load_embedding
 from kb.errors import QuestionError
+from kb.llm.backends import load_llm
+from kb.llm.generate import Drafted, GenerationConfig, GenerativeAnswerer
+from kb.llm.verify import CitationVerifier
 from kb.locking import ingest_lock
 from kb.records import Answer
 from kb.retrieve import FILTER_KEYS, HybridRetriever
@@ -38,19 +42,36 @@ class KnowledgeBase:
         store: ChunkStore,
         retriever: HybridRetriever | None = None,
         answer_config: AnswerConfig | None = None,
+        llm: LLM | None = None,
     ) -> None:
         self.settings = settings
         self.embed_model = embed_model
         self.store = store
         self.retriever = retriever or HybridRetriever(store, embed_model)
         self.answerer = ExtractiveAnswerer(self.retriever.idf, answer_config, known=self.retriever.known)
+        self.generator: GenerativeAnswerer | None = None
+        if llm is not None:
+            config = GenerationConfig(settings.llm_sources, retries=settings.llm_retries, timeout=settings.llm_timeout)
+            verifier = CitationVerifier(embed_model, self.retriever.idf)
+            self.generator = GenerativeAnswerer(llm, verifier, self.answerer, config)
 
     @classmethod
-    def open(cls, settings: Settings, embedding: tuple[BaseEmbedding, str] | None = None) -> KnowledgeBase:
-        """Load the configured model and open the store (refuses a model mismatch)."""
+    def open(
+        cls, settings: Settings, embedding: tuple[BaseEmbedding, str] | None = None, llm: LLM | None = None
+    ) -> KnowledgeBase:
+        """Load the configured models and open the store (refuses an embedding-model mismatch).
+
+        The language model comes from ``KB_LLM`` unless one is passed; with ``KB_LLM=off``
+        answers stay extractive.
+        """
         embed_model, model_id = embedding or load_embedding(settings.embedding)
         dim = len(embed_model.get_query_embedding("dimensie"))
-        return cls(settings, embed_model, open_store(settings, model_id, dim))
+        return cls(settings, embed_model, open_store(settings, model_id, dim), llm=llm or load_llm(settings))
+
+    @property
+    def mode(self) -> str:
+        """``llm`` when a language model writes the answers, else ``extractive``."""
+        return "llm" if self.generator else "extractive"
 
     # -- documents -----------------------------------------------------------------
     def ingest(
@@ -107,13 +128,45 @@ class KnowledgeBase:
         history: Iterable[str] = (),
         filters: dict[str, Any] | None = None,
         k: int | None = None,
+        on_delta: Callable[[str], None] | None = None,
     ) -> Answer:
-        """Answer a question from the sources, with citations; abstains when they don't answer it."""
+        """Answer a question from the sources, with citations; abstains when they don't answer it.
+
+        With a language model, a follow-up is first rewritten into a standalone question, and
+        ``on_delta`` receives the generated (not yet verified) text as it streams in.
+        """
         started = time.perf_counter()
         question = self.check_question(question)
         history = relevant_history(question, [h for h in (" ".join(str(h).split()) for h in history) if h])
-        passages = self.retriever.retrieve(question, k or self.settings.top_k, self.resolve_filters(filters), history)
-        text, citations, abstained, confidence = self.answerer.answer(question, passages, history)
+        standalone = ""
+        if history and self.generator:
+            standalone = self.generator.condense(question, history) or ""
+        search, search_history = (standalone, []) if standalone else (question, history)
+        passages = self.retriever.retrieve(
+            search, k or self.settings.top_k, self.resolve_filters(filters), search_history
+        )
+        if self.generator:
+            drafted = self.generator.answer(search, passages, search_history, on_delta)
+        else:
+            drafted = Drafted(*self.answerer.answer(question, passages, history))
         latency = (time.perf_counter() - started) * 1000
-        log.info("answered in %.0f ms (abstained=%s, %d citations)", latency, abstained, len(citations))
-        return Answer(question, text, abstained, citations, passages, latency, confidence)
+        log.info(
+            "answered in %.0f ms (mode=%s, abstained=%s, %d citations)",
+            latency,
+            drafted.mode,
+            drafted.abstained,
+            len(drafted.citations),
+        )
+        return Answer(
+            question,
+            drafted.text,
+            drafted.abstained,
+            drafted.citations,
+            passages,
+            latency,
+            drafted.confidence,
+            mode=drafted.mode,
+            notice=drafted.notice,
+            claims=drafted.claims,
+            standalone_question=standalone,
+        )

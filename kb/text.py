@@ -189,6 +189,16 @@ def tokenize(text: str, keep_stopwords: bool = False) -> list[str]:
     return _stemmer().stemWords(words)
 
 
+def term_match(term: str, stems: set[str]) -> float:
+    """1 if the stem occurs, 0.6 if it is part of a compound there ("reiskosten" in
+    "reiskostenvergoeding", or the other way round), else 0."""
+    if term in stems:
+        return 1.0
+    if len(term) >= 5 and any(term in s or (len(s) >= 5 and s in term) for s in stems):
+        return 0.6
+    return 0.0
+
+
 def slugify(value: str, max_len: int = 80) -> str:
     """A safe, readable id: lower-case ascii letters, digits and dashes."""
     ascii_text = fold(value)

@@ -1,0 +1,251 @@
+"""Generated answers whose every kept sentence carries a verified citation.
+
+Steps: the extractive answer is made first (milliseconds; it is the fallback) → the model
+gets the question and the top passages as numbered sources and streams its answer →
+each sentence is checked against the source(s) it cites (:mod:`kb.llm.verify`) → sentences
+the sources do not back are dropped and reported → if too little remains, or the model is
+unreachable, the extractive answer is shown with a note saying so.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from llama_index.core.llms import LLM
+
+from kb.answer import ExtractiveAnswerer
+from kb.llm.backends import LLMUnavailable, stream_chat, with_retries
+from kb.llm.claims import DraftSentence, split_draft
+from kb.llm.prompts import CONDENSE_TEMPLATE, answer_messages, history_block, says_not_found
+from kb.llm.verify import CitationVerifier, Support
+from kb.records import Citation, Claim, Passage
+from kb.text import normalize_whitespace
+
+log = logging.getLogger(__name__)
+
+NOTICE_UNAVAILABLE = "Het taalmodel was niet bereikbaar; dit is het antwoord met letterlijke citaten uit de bronnen."
+NOTICE_UNSUPPORTED = (
+    "Het taalmodel gaf geen antwoord dat de bronnen voldoende onderbouwen; "
+    "dit is daarom het antwoord met letterlijke citaten uit de bronnen."
+)
+REASONS = {
+    "unsupported": "De aangehaalde bron zegt dit niet (of niet zo).",
+    "bad-reference": "Verwijst naar een bron die niet bij de vraag is meegegeven.",
+    "uncited": "Geen bron genoemd, en geen van de bronnen zegt dit.",
+    "numbers": "Een getal in deze zin staat niet in de aangehaalde bron.",
+    "actors": "De organisatie of rol in deze zin staat niet in de aangehaalde bron.",
+}
+
+
+@dataclass(frozen=True)
+class GenerationConfig:
+    max_sources: int = 5
+    min_kept_fraction: float = 0.5  # fewer verified sentences than this → extractive answer
+    retries: int = 2
+    timeout: float = 60.0
+
+
+@dataclass
+class Drafted:
+    """What an answerer produced, before the service wraps it in an :class:`~kb.records.Answer`."""
+
+    text: str
+    citations: list[Citation]
+    abstained: bool
+    confidence: float
+    mode: str = "extractive"
+    notice: str = ""
+    claims: list[Claim] = field(default_factory=list)
+
+
+def dropped_notice(count: int) -> str:
+    if count == 1:
+        return "Eén zin uit het gegenereerde antwoord is weggelaten omdat de bronnen die niet onderbouwen."
+    return f"{count} zinnen uit het gegenereerde antwoord zijn weggelaten omdat de bronnen die niet onderbouwen."
+
+
+class GenerativeAnswerer:
+    """An LLM writes the answer from numbered sources; the verifier decides what stays."""
+
+    def __init__(
+        self,
+        llm: LLM,
+        verifier: CitationVerifier,
+        fallback: ExtractiveAnswerer,
+        config: GenerationConfig | None = None,
+    ) -> None:
+        self.llm = llm
+        self.verifier = verifier
+        self.fallback = fallback
+        self.config = config or GenerationConfig()
+
+    # -- follow-ups ----------------------------------------------------------------
+    def condense(self, question: str, history: list[str]) -> str | None:
+        """The follow-up rewritten as a standalone question (llama-index's condense step:
+        ``llm.predict`` over a condense template, here in Dutch), or ``None`` if that failed.
+
+        ``CondenseQuestionChatEngine`` itself is not used: its chat memory counts tokens with
+        tiktoken, which downloads its encoding at first use (no model hub here), and it would
+        own the retrieval that :class:`~kb.service.KnowledgeBase` does.
+        """
+        try:
+            raw = with_retries(
+                lambda: self.llm.predict(CONDENSE_TEMPLATE, chat_history=history_block(history), question=question),
+                self.config.retries,
+            )
+        except LLMUnavailable:
+            return None
+        return clean_condensed(raw, question)
+
+    # -- answers -------------------------------------------------------------------
+    def answer(
+        self,
+        question: str,
+        passages: list[Passage],
+        history: list[str] | tuple[str, ...] = (),
+        on_delta: Callable[[str], None] | None = None,
+    ) -> Drafted:
+        """Generate, verify, and fall back; ``on_delta`` gets the unverified text so far (streaming)."""
+        extractive = Drafted(*self.fallback.answer(question, passages, history))
+        sources = passages[: self.config.max_sources]
+        if not sources:
+            return extractive
+        try:
+            raw = ""
+            for delta in stream_chat(
+                self.llm, answer_messages(question, sources), self.config.retries, self.config.timeout
+            ):
+                raw += delta
+                if on_delta:
+                    on_delta(raw)
+        except LLMUnavailable:
+            return self._fallback(extractive, NOTICE_UNAVAILABLE, [])
+        if says_not_found(raw):
+            text, citations, _abstained, confidence = self.fallback.abstain(passages, extractive.confidence)
+            return Drafted(text, citations, True, confidence, mode="llm")
+        claims, supports = self.verify(split_draft(raw), sources)
+        kept = [c for c in claims if c.kept]
+        if not kept or len(kept) / len(claims) < self.config.min_kept_fraction:
+            return self._fallback(extractive, NOTICE_UNSUPPORTED, claims)
+        return self._compose(claims, supports, sources, len(claims) - len(kept))
+
+    def _fallback(self, extractive: Drafted, notice: str, claims: list[Claim]) -> Drafted:
+        extractive.mode, extractive.notice, extractive.claims = "llm-fallback", notice, claims
+        return extractive
+
+    def verify(
+        self, drafts: list[DraftSentence], sources: list[Passage]
+    ) -> tuple[list[Claim], list[dict[int, Support]]]:
+        """Check every sentence with content; returns claims (numbers still the model's) and, per
+        claim, the verified source index → support."""
+        claims: list[Claim] = []
+        supports: list[dict[int, Support]] = []
+        everything = list(range(len(sources)))
+        for draft in (d for d in drafts if d.has_content):
+            status, verified = self._check(draft, sources, everything)
+            best = max((s.probability for s in verified.values()), default=0.0)
+            if not verified:
+                best = self._best_effort(draft, sources, everything)
+            reason = REASONS.get(status, "")
+            claim_status = "unsupported" if status in ("numbers", "actors") else status
+            claims.append(Claim(draft.text, draft.cited, tuple(i + 1 for i in verified), claim_status, best, reason))
+            supports.append(verified)
+        return claims, supports
+
+    def _best_effort(self, draft: DraftSentence, sources: list[Passage], everything: list[int]) -> float:
+        valid = [n - 1 for n in draft.cited if 1 <= n <= len(sources)]
+        return self.verifier.support(draft.text, sources, valid or everything).probability
+
+    def _check(
+        self, draft: DraftSentence, sources: list[Passage], everything: list[int]
+    ) -> tuple[str, dict[int, Support]]:
+        if any(not 1 <= n <= len(sources) for n in draft.cited):
+            return "bad-reference", {}
+        if not draft.cited:
+            # No marker: keep it only if one source clearly says it, and cite that source.
+            candidates = [(self.verifier.support(draft.text, sources, [i]), i) for i in everything]
+            good = [(s, i) for s, i in candidates if self.verifier.supported(s, attaching=True)]
+            if good:
+                support, index = max(good, key=lambda pair: pair[0].probability)
+                return "attached", {index: support}
+            return "uncited", {}
+        cited = [n - 1 for n in draft.cited]
+        together = self.verifier.support(draft.text, sources, cited)
+        if not together.numbers_ok:
+            return "numbers", {}
+        if not together.actors_ok:
+            return "actors", {}
+        if not self.verifier.supported(together):
+            return "unsupported", {}
+        if len(cited) == 1:
+            return "supported", {cited[0]: together}
+        # Several sources: keep the ones that carry part of the sentence (the best quote's
+        # source always; others if they back it alone or share its content words).
+        verified: dict[int, Support] = {}
+        for index in cited:
+            alone = self.verifier.support(draft.text, sources, [index])
+            if index == together.source or self.verifier.supported(alone) or alone.lexical >= 0.5:
+                verified[index] = alone
+        return "supported", verified
+
+    def _compose(
+        self, claims: list[Claim], supports: list[dict[int, Support]], sources: list[Passage], dropped: int
+    ) -> Drafted:
+        numbering: dict[int, int] = {}  # source index → citation number, by first use
+        quotes: dict[int, list[tuple[str, int]]] = {}
+        parts: list[str] = []
+        final: list[Claim] = []
+        for claim, verified in zip(claims, supports):
+            if not claim.kept:
+                final.append(claim)
+                continue
+            numbers = []
+            for index, support in verified.items():
+                numbering.setdefault(index, len(numbering) + 1)
+                numbers.append(numbering[index])
+                quote = (support.quote, support.part) if support.source == index else ("", 0)
+                if quote[0] and quote not in quotes.setdefault(index, []):
+                    quotes[index].append(quote)
+            numbers.sort()
+            parts.append(f"{claim.text} {''.join(f'[{n}]' for n in numbers)}")
+            final.append(Claim(claim.text, claim.cited, tuple(numbers), claim.status, claim.support, claim.reason))
+        citations = []
+        for index, n in sorted(numbering.items(), key=lambda item: item[1]):
+            passage = sources[index]
+            chosen = quotes.get(index, [])
+            passage_parts = passage.parts or [(passage.locator, passage.text)]
+            locators = list(dict.fromkeys(passage_parts[min(part, len(passage_parts) - 1)][0] for _q, part in chosen))
+            citations.append(
+                Citation(
+                    n=n,
+                    doc_id=passage.doc_id,
+                    title=passage.title,
+                    publisher=passage.publisher,
+                    date=passage.date,
+                    locator=" – ".join(locators) or passage.locator,
+                    quote=" ".join(q for q, _part in chosen),
+                    text=passage.text,
+                    score=passage.score,
+                )
+            )
+        kept = [c for c in final if c.kept]
+        confidence = min(c.support for c in kept)
+        notice = dropped_notice(dropped) if dropped else ""
+        return Drafted(" ".join(parts), citations, False, confidence, "llm", notice, final)
+
+
+def clean_condensed(raw: str, question: str) -> str | None:
+    """The first line of the model's rewrite, if it looks like a question of sensible length."""
+    lines = [normalize_whitespace(line) for line in (raw or "").splitlines()]
+    text = next((line for line in lines if line), "")
+    for prefix in ("zelfstandige vraag:", "vraag:", "herschreven vraag:"):
+        if text.lower().startswith(prefix):
+            text = text[len(prefix) :].strip()
+    text = text.strip(" \"'“”‘’")
+    if not 3 <= len(text) <= max(300, 3 * len(question)) or not any(ch.isalpha() for ch in text):
+        return None
+    if says_not_found(text):
+        return None
+    return text

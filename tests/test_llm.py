@@ -1,0 +1,211 @@
+"""Generated answers (issue 6) with a FAKE model server (tests/fakes.py) in front of the real
+e5 model, real Chroma and the real sample corpus: what the verifier keeps, drops and reports.
+The real small model is driven in tests/test_llm_real.py."""
+
+from __future__ import annotations
+
+import pytest
+from fakes import fake_server
+
+from kb.config import Settings
+from kb.errors import ConfigError
+from kb.llm.backends import is_retryable, load_llm
+from kb.llm.claims import split_draft
+from kb.llm.generate import NOTICE_UNAVAILABLE, NOTICE_UNSUPPORTED, clean_condensed
+from kb.llm.prompts import NOT_FOUND, says_not_found
+from kb.llm.verify import numbers_in
+from kb.service import KnowledgeBase
+
+MAP_Q = "Hoeveel uur werkervaring moeten gezinsmigranten opdoen voor de MAP?"
+MAP_FACT = "Gezinsmigranten moeten minimaal veertig uur werkervaring opdoen in een taalrijke omgeving"
+
+
+def with_llm(sample_kb: KnowledgeBase, llm, **changes) -> KnowledgeBase:
+    settings = sample_kb.settings.with_(llm_retries=0, **changes)
+    return KnowledgeBase(settings, sample_kb.embed_model, sample_kb.store, sample_kb.retriever, llm=llm)
+
+
+def source_number(kb: KnowledgeBase, question: str, doc_id: str, needle: str) -> int:
+    """The [n] under which the passage containing ``needle`` is given to the model."""
+    passages = kb.retriever.retrieve(question, kb.settings.top_k, {}, [])[: kb.settings.llm_sources]
+    for n, passage in enumerate(passages, start=1):
+        if passage.doc_id == doc_id and needle in " ".join(passage.text.split()):
+            return n
+    raise AssertionError(f"no source holds {needle!r}")
+
+
+# -- parsing and small rules ---------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Eerste zin [1]. Tweede zin. [2][3]", [("Eerste zin.", (1,)), ("Tweede zin.", (2, 3))]),
+        ("- Punt een (bron 2)\n- Punt twee [1, 3]", [("Punt een", (2,)), ("Punt twee", (1, 3))]),
+        ("Antwoord: **Zie** [1-3].", [("Zie.", (1, 2, 3))]),
+        ("Zonder bron.", [("Zonder bron.", ())]),
+    ],
+)
+def test_split_draft_reads_markers_as_numbers(raw, expected):
+    assert [(s.text, s.cited) for s in split_draft(raw)] == expected
+
+
+def test_numbers_digits_and_dutch_words():
+    assert numbers_in("minimaal veertig uur en 3 maanden, € 1.200 of 2,5%") == {40.0, 3.0, 1200.0, 2.5}
+    assert numbers_in("een gesprek met de klant") == set()  # 'een' is an article, not a number
+
+
+def test_not_found_sentence_and_condense_cleanup():
+    assert says_not_found(NOT_FOUND) and says_not_found("“De bronnen bevatten geen antwoord op deze vraag.”")
+    assert not says_not_found("De bronnen noemen veertig uur [1].")
+    assert clean_condensed("Zelfstandige vraag: Hoeveel uur telt de MAP?\nUitleg: ...", "En de MAP?") == (
+        "Hoeveel uur telt de MAP?"
+    )
+    assert clean_condensed("   \n", "En de MAP?") is None
+    assert clean_condensed("x" * 900, "En de MAP?") is None
+
+
+def test_llm_settings_are_checked():
+    assert load_llm(Settings()) is None  # off by default
+    with pytest.raises(ConfigError, match="KB_LLM_MODEL"):
+        load_llm(Settings(llm="openai-compatible", llm_base_url="http://127.0.0.1:9/v1"))
+    with pytest.raises(ConfigError, match="KB_LLM_BASE_URL"):
+        load_llm(Settings(llm="openai-compatible", llm_model="m"))
+    with pytest.raises(ConfigError, match="KB_LLM"):
+        Settings.from_env({"KB_LLM": "gpt"})
+    settings = Settings.from_env({"KB_LLM": "ollama", "KB_LLM_MODEL": "gemma3", "KB_LLM_API_KEY": "geheim"})
+    assert load_llm(settings).base_url == "http://127.0.0.1:11434"
+    assert "geheim" not in repr(settings)
+
+
+def test_retry_only_what_can_recover():
+    class APIConnectionError(Exception): ...
+
+    class BadRequestError(Exception): ...
+
+    assert is_retryable(APIConnectionError()) and is_retryable(TimeoutError())
+    assert not is_retryable(BadRequestError())
+
+
+# -- the generator over the real sample index ----------------------------------------------
+@pytest.mark.slow
+def test_supported_answer_keeps_every_sentence_with_verified_citations(sample_kb):
+    llm = fake_server()
+    kb = with_llm(sample_kb, llm)
+    n = source_number(kb, MAP_Q, "cop-klantmanagers-gezinsmigranten", "veertig uur werkervaring")
+    llm.answer = f"{MAP_FACT} [{n}]. Dat is werkervaring in een taalrijke omgeving, zoals een werkplek [{n}]."
+    answer = kb.ask(MAP_Q)
+    assert answer.mode == "llm" and not answer.abstained and not answer.notice
+    assert [c.status for c in answer.claims] == ["supported", "supported"]
+    assert answer.text.startswith(MAP_FACT) and "[1]" in answer.text  # renumbered from n to 1
+    assert [c.n for c in answer.citations] == [1]
+    citation = answer.citations[0]
+    assert citation.doc_id == "cop-klantmanagers-gezinsmigranten"
+    assert "veertig uur" in citation.quote and citation.quote.split(". ")[0] in " ".join(citation.text.split())
+    assert "[" not in answer.claims[0].text  # citations are data, not prose
+    prompt = llm.prompts[-1]
+    assert "Vraag: " + MAP_Q in prompt and f"[{n}]" in prompt and "uitsluitend" in prompt
+
+
+@pytest.mark.slow
+def test_injected_false_citation_is_caught_and_dropped(sample_kb):
+    llm = fake_server()
+    kb = with_llm(sample_kb, llm)
+    n = source_number(kb, MAP_Q, "cop-klantmanagers-gezinsmigranten", "veertig uur werkervaring")
+    false_claims = [
+        "Het COA betaalt de reiskosten naar de opstartklas voor statushouders in Zaandam",  # other document
+        "Gezinsmigranten moeten minimaal zestig uur werkervaring opdoen",  # changed figure
+    ]
+    true_claims = [MAP_FACT, "Het gaat om werkervaring in een taalrijke omgeving"]
+    llm.answer = " ".join(f"{c} [{n}]." for c in [*true_claims, *false_claims])
+    answer = kb.ask(MAP_Q)
+    assert answer.mode == "llm"
+    statuses = {c.text.rstrip("."): c.status for c in answer.claims}
+    assert all(statuses[c] == "supported" for c in true_claims), statuses
+    assert all(statuses[c] == "unsupported" for c in false_claims), statuses
+    assert "Zaandam" not in answer.text and "zestig" not in answer.text
+    assert answer.notice.startswith("2 zinnen") and "weggelaten" in answer.notice
+    dropped = [c for c in answer.claims if not c.kept]
+    assert all(c.reason and not c.citations for c in dropped)
+
+
+@pytest.mark.slow
+def test_reference_to_a_source_that_was_not_given_is_dropped(sample_kb):
+    kb = with_llm(sample_kb, fake_server())
+    n = source_number(kb, MAP_Q, "cop-klantmanagers-gezinsmigranten", "veertig uur werkervaring")
+    kb.generator.llm.answer = f"{MAP_FACT} [{n}]. {MAP_FACT} in de gemeente [9]."
+    answer = kb.ask(MAP_Q)
+    assert [c.status for c in answer.claims] == ["supported", "bad-reference"]
+    assert "[9]" not in answer.text
+
+
+@pytest.mark.slow
+def test_mostly_invented_answer_falls_back_to_the_extractive_one(sample_kb):
+    llm = fake_server(
+        "Gezinsmigranten krijgen kinderbijslag van de SVB [1]. De bijstandsnorm is 1.100 euro per maand [2]. "
+        "DUO rekent geen rente over de lening [3]."
+    )
+    answer = with_llm(sample_kb, llm).ask(MAP_Q)
+    extractive = sample_kb.ask(MAP_Q)
+    assert answer.mode == "llm-fallback" and answer.notice == NOTICE_UNSUPPORTED
+    assert answer.text == extractive.text and answer.citations == extractive.citations
+    assert len(answer.claims) == 3 and not any(c.kept for c in answer.claims)
+
+
+@pytest.mark.slow
+def test_not_in_the_sources_abstains(sample_kb):
+    answer = with_llm(sample_kb, fake_server(NOT_FOUND)).ask("Hoe hoog is de kinderbijslag voor drie kinderen?")
+    assert answer.abstained and answer.mode == "llm" and not answer.citations
+    assert "geen antwoord" in answer.text
+
+
+@pytest.mark.slow
+def test_unreachable_server_falls_back_quickly(sample_kb):
+    """A real OpenAI-compatible client pointed at a closed port: the extractive answer, with a note."""
+    settings = sample_kb.settings.with_(
+        llm="openai-compatible", llm_base_url="http://127.0.0.1:9/v1", llm_model="m", llm_timeout=5.0, llm_retries=1
+    )
+    kb = KnowledgeBase(settings, sample_kb.embed_model, sample_kb.store, sample_kb.retriever, llm=load_llm(settings))
+    answer = kb.ask(MAP_Q)
+    assert answer.mode == "llm-fallback" and answer.notice == NOTICE_UNAVAILABLE
+    assert answer.text == sample_kb.ask(MAP_Q).text
+    assert answer.latency_ms < 5000
+
+
+@pytest.mark.slow
+def test_streaming_reports_growing_text(sample_kb):
+    kb = with_llm(sample_kb, fake_server())
+    n = source_number(kb, MAP_Q, "cop-klantmanagers-gezinsmigranten", "veertig uur werkervaring")
+    kb.generator.llm.answer = f"{MAP_FACT} [{n}]."
+    seen: list[str] = []
+    answer = kb.ask(MAP_Q, on_delta=seen.append)
+    assert len(seen) > 5 and all(b.startswith(a) for a, b in zip(seen, seen[1:]))
+    assert seen[-1].startswith(MAP_FACT) and answer.mode == "llm"
+
+
+@pytest.mark.slow
+def test_follow_up_is_condensed_before_retrieval(sample_kb):
+    llm = fake_server(condensed="Hoeveel uur werkervaring moeten gezinsmigranten opdoen voor de MAP?")
+    kb = with_llm(sample_kb, llm)
+    n = source_number(kb, MAP_Q, "cop-klantmanagers-gezinsmigranten", "veertig uur werkervaring")
+    llm.answer = f"{MAP_FACT} [{n}]."
+    answer = kb.ask("En hoeveel uur moet dat zijn?", history=["Wat is de MAP voor gezinsmigranten?"])
+    assert answer.standalone_question == MAP_Q
+    assert "Vervolgvraag: En hoeveel uur moet dat zijn?" in llm.prompts[0]
+    assert "Vraag: " + MAP_Q in llm.prompts[1]
+    assert answer.mode == "llm" and answer.citations[0].doc_id == "cop-klantmanagers-gezinsmigranten"
+
+
+@pytest.mark.slow
+def test_unusable_condense_keeps_the_history_path(sample_kb):
+    llm = fake_server(condensed="", answer=NOT_FOUND)
+    answer = with_llm(sample_kb, llm).ask("En hoeveel uur moet dat zijn?", history=["Wat is de MAP?"])
+    assert answer.standalone_question == ""
+    plain = sample_kb.ask("En hoeveel uur moet dat zijn?", history=["Wat is de MAP?"])
+    assert [p.chunk_ids for p in answer.retrieved] == [p.chunk_ids for p in plain.retrieved]
+
+
+@pytest.mark.slow
+def test_without_llm_nothing_changes(sample_kb):
+    assert sample_kb.generator is None and sample_kb.mode == "extractive"
+    answer = sample_kb.ask(MAP_Q)
+    assert answer.mode == "extractive" and answer.claims == [] and answer.notice == ""
+    assert "veertig uur" in answer.text
