@@ -17,6 +17,12 @@ from kb.clicommon import FriendlyGroup  # noqa: E402
 from kb.config import Settings  # noqa: E402
 from kb.errors import KBError  # noqa: E402
 
+MODES_NL = {
+    "extractive": "letterlijke citaten",
+    "llm": "geschreven door het taalmodel, gecontroleerd op de bronnen",
+    "llm-fallback": "letterlijke citaten; het taalmodel viel af",
+}
+
 
 def _settings(ctx: click.Context) -> Settings:
     return ctx.obj["settings"]
@@ -48,8 +54,15 @@ def _pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
     "--embedding", envvar="KB_EMBEDDING", help="Embeddingmodel: e5, minilm of st:<naam-of-pad> (KB_EMBEDDING)."
 )
 @click.option("--chroma-url", envvar="KB_CHROMA_URL", help="Chroma-server in plaats van de lokale map (KB_CHROMA_URL).")
+@click.option(
+    "--local-llm",
+    is_flag=True,
+    help="Start het kleine lokale taalmodel (Gemma 3 270M, extra 'local-llm') en laat het de antwoorden schrijven.",
+)
 @click.pass_context
-def main(ctx: click.Context, data_dir: Path | None, embedding: str | None, chroma_url: str | None) -> None:
+def main(
+    ctx: click.Context, data_dir: Path | None, embedding: str | None, chroma_url: str | None, local_llm: bool
+) -> None:
     """CoP Kennisbank: doorzoek handreikingen en CoP-interviews over de Wet inburgering 2021."""
     settings = Settings.from_env()
     changes = {k: v for k, v in {"data_dir": data_dir, "embedding": embedding, "chroma_url": chroma_url}.items() if v}
@@ -57,6 +70,14 @@ def main(ctx: click.Context, data_dir: Path | None, embedding: str | None, chrom
     logging.basicConfig(
         level=getattr(logging, settings.log_level, logging.WARNING), format="%(levelname)s %(name)s: %(message)s"
     )
+    if local_llm:
+        from kb.llm.local import MODEL_ALIAS, local_model_server
+
+        click.echo("Lokaal taalmodel starten …", err=True)
+        base_url = ctx.with_resource(local_model_server())
+        settings = settings.with_(
+            llm="openai-compatible", llm_base_url=base_url, llm_model=MODEL_ALIAS, llm_max_tokens=200, llm_sources=3
+        )
     ctx.obj = {"settings": settings}
 
 
@@ -123,13 +144,22 @@ def ask(
     if as_json:
         click.echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return
+    if answer.standalone_question:
+        click.echo(f"(gezocht als: {answer.standalone_question})")
     click.echo(answer.text)
+    if answer.notice:
+        click.echo(f"\nLet op: {answer.notice}")
+    dropped = [c for c in answer.claims if not c.kept]
+    if dropped and answer.mode == "llm":
+        click.echo("Weggelaten zinnen:")
+        for claim in dropped:
+            click.echo(f"  – {claim.text} ({claim.reason})")
     if answer.citations:
         click.echo("\nBronnen:")
         for c in answer.citations:
             click.echo(f"  [{c.n}] {c.title} — {c.publisher}, {c.date or 'datum onbekend'} — {c.locator}")
             click.echo(f"      “{c.quote}”")
-    click.echo(f"\n({answer.latency_ms:.0f} ms)", err=True)
+    click.echo(f"\n({answer.latency_ms:.0f} ms, {MODES_NL.get(answer.mode, answer.mode)})", err=True)
 
 
 @main.group()

@@ -145,6 +145,7 @@ class Answer:
     notice: str = ""  # Dutch note for the user, e.g. why the extractive answer is shown instead
     claims: list[Claim] = field(default_factory=list)  # generated sentences, kept and dropped
     standalone_question: str = ""  # the follow-up rewritten with its history, when an LLM did that
+    timings: dict[str, float] = field(default_factory=dict)  # ms per step (retrieve, generate, verify, …)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -159,4 +160,5 @@ class Answer:
             "notice": self.notice,
             "claims": [c.to_dict() for c in self.claims],
             "standalone_question": self.standalone_question,
+            "timings": {k: round(v, 1) for k, v in self.timings.items()},
         }

@@ -139,12 +139,16 @@ class KnowledgeBase:
         question = self.check_question(question)
         history = relevant_history(question, [h for h in (" ".join(str(h).split()) for h in history) if h])
         standalone = ""
+        timings: dict[str, float] = {}
         if history and self.generator:
             standalone = self.generator.condense(question, history) or ""
+            timings["condense_ms"] = (time.perf_counter() - started) * 1000
         search, search_history = (standalone, []) if standalone else (question, history)
+        retrieving = time.perf_counter()
         passages = self.retriever.retrieve(
             search, k or self.settings.top_k, self.resolve_filters(filters), search_history
         )
+        timings["retrieve_ms"] = (time.perf_counter() - retrieving) * 1000
         if self.generator:
             drafted = self.generator.answer(search, passages, search_history, on_delta)
         else:
@@ -169,4 +173,5 @@ class KnowledgeBase:
             notice=drafted.notice,
             claims=drafted.claims,
             standalone_question=standalone,
+            timings={**timings, **drafted.timings},
         )

@@ -63,3 +63,25 @@ def sample_copy(tmp_path: Path, sample_data_dir: Path) -> Path:
     target = tmp_path / "data"
     shutil.copytree(sample_data_dir, target)
     return target
+
+
+@pytest.fixture(scope="session")
+def local_llm_url(tmp_path_factory):
+    """A REAL small model (Gemma 3 270M) behind llama-cpp-python's OpenAI-compatible server.
+
+    Skipped when the optional ``local-llm`` extra is not installed, unless
+    ``KB_REQUIRE_LOCAL_LLM=1`` (set by ``./run.sh test``): then its absence is a failure.
+    """
+    import os
+
+    try:
+        import llama_cpp  # noqa: F401
+    except ImportError:
+        if os.environ.get("KB_REQUIRE_LOCAL_LLM") == "1":
+            pytest.fail("llama-cpp-python is not installed but KB_REQUIRE_LOCAL_LLM=1")
+        pytest.skip("the local-llm extra (llama-cpp-python + Gemma GGUF) is not installed")
+    from kb.llm.local import local_model_server
+
+    log = tmp_path_factory.mktemp("llm") / "server.log"
+    with local_model_server(log_file=log) as base_url:
+        yield base_url

@@ -44,7 +44,7 @@ def load_llm(settings: Settings) -> LLM | None:
             model=settings.llm_model,
             base_url=(settings.llm_base_url or OLLAMA_DEFAULT_URL).rstrip("/"),
             request_timeout=settings.llm_timeout,
-            temperature=0.1,
+            temperature=0.0,  # grounded answers: no sampling
             context_window=CONTEXT_WINDOW,
             additional_kwargs={"num_predict": settings.llm_max_tokens},
         )
@@ -61,7 +61,7 @@ def load_llm(settings: Settings) -> LLM | None:
         is_chat_model=True,
         context_window=CONTEXT_WINDOW,
         max_tokens=settings.llm_max_tokens,
-        temperature=0.1,
+        temperature=0.0,  # grounded answers: no sampling
         timeout=settings.llm_timeout,
         max_retries=0,  # retried in with_retries, the same way for both backends
     )

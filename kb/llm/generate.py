@@ -10,6 +10,7 @@ unreachable, the extractive answer is shown with a note saying so.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -58,6 +59,7 @@ class Drafted:
     mode: str = "extractive"
     notice: str = ""
     claims: list[Claim] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)  # ms per step
 
 
 def dropped_notice(count: int) -> str:
@@ -112,24 +114,33 @@ class GenerativeAnswerer:
         sources = passages[: self.config.max_sources]
         if not sources:
             return extractive
+        started = time.perf_counter()
+        timings: dict[str, float] = {}
+        messages = answer_messages(question, sources)
         try:
             raw = ""
-            for delta in stream_chat(
-                self.llm, answer_messages(question, sources), self.config.retries, self.config.timeout
-            ):
+            for delta in stream_chat(self.llm, messages, self.config.retries, self.config.timeout):
+                if not raw:
+                    timings["first_token_ms"] = (time.perf_counter() - started) * 1000
                 raw += delta
                 if on_delta:
                     on_delta(raw)
         except LLMUnavailable:
             return self._fallback(extractive, NOTICE_UNAVAILABLE, [])
+        timings["generate_ms"] = (time.perf_counter() - started) * 1000
         if says_not_found(raw):
             text, citations, _abstained, confidence = self.fallback.abstain(passages, extractive.confidence)
-            return Drafted(text, citations, True, confidence, mode="llm")
+            return Drafted(text, citations, True, confidence, mode="llm", timings=timings)
+        verifying = time.perf_counter()
         claims, supports = self.verify(split_draft(raw), sources)
+        timings["verify_ms"] = (time.perf_counter() - verifying) * 1000
         kept = [c for c in claims if c.kept]
         if not kept or len(kept) / len(claims) < self.config.min_kept_fraction:
-            return self._fallback(extractive, NOTICE_UNSUPPORTED, claims)
-        return self._compose(claims, supports, sources, len(claims) - len(kept))
+            drafted = self._fallback(extractive, NOTICE_UNSUPPORTED, claims)
+        else:
+            drafted = self._compose(claims, supports, sources, len(claims) - len(kept))
+        drafted.timings = timings
+        return drafted
 
     def _fallback(self, extractive: Drafted, notice: str, claims: list[Claim]) -> Drafted:
         extractive.mode, extractive.notice, extractive.claims = "llm-fallback", notice, claims
@@ -156,7 +167,7 @@ class GenerativeAnswerer:
 
     def _best_effort(self, draft: DraftSentence, sources: list[Passage], everything: list[int]) -> float:
         valid = [n - 1 for n in draft.cited if 1 <= n <= len(sources)]
-        return self.verifier.support(draft.text, sources, valid or everything).probability
+        return self.verifier.support(draft.text, sources, valid or everything, self.verifier.threshold()).probability
 
     def _check(
         self, draft: DraftSentence, sources: list[Passage], everything: list[int]
@@ -165,14 +176,15 @@ class GenerativeAnswerer:
             return "bad-reference", {}
         if not draft.cited:
             # No marker: keep it only if one source clearly says it, and cite that source.
-            candidates = [(self.verifier.support(draft.text, sources, [i]), i) for i in everything]
+            bar = self.verifier.threshold(attaching=True)
+            candidates = [(self.verifier.support(draft.text, sources, [i], bar), i) for i in everything]
             good = [(s, i) for s, i in candidates if self.verifier.supported(s, attaching=True)]
             if good:
                 support, index = max(good, key=lambda pair: pair[0].probability)
                 return "attached", {index: support}
             return "uncited", {}
         cited = [n - 1 for n in draft.cited]
-        together = self.verifier.support(draft.text, sources, cited)
+        together = self.verifier.support(draft.text, sources, cited, self.verifier.threshold())
         if not together.numbers_ok:
             return "numbers", {}
         if not together.actors_ok:

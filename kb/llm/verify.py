@@ -194,26 +194,44 @@ class CitationVerifier:
         stems = set(tokenize(text))
         return sum(w * term_match(t, stems) for t, w in weights.items()) / total
 
-    def support(self, claim: str, sources: Sequence[Passage], which: Sequence[int]) -> Support:
-        """How well the sources numbered ``which`` (indexes into ``sources``) back ``claim`` together."""
+    def support(
+        self, claim: str, sources: Sequence[Passage], which: Sequence[int], threshold: float | None = None
+    ) -> Support:
+        """How well the sources numbered ``which`` (indexes into ``sources``) back ``claim`` together.
+
+        With a ``threshold``, the embedding step is skipped when the claim cannot reach it anyway
+        (a rule fails, or even a perfect similarity would leave it below): ``probability`` is
+        then that upper bound and ``quote`` is empty.
+        """
         claim = normalize_whitespace(claim)
         units = self.units(sources, which)
+        first = which[0] if which else -1
         if not units or not claim:
-            return Support(0.0, 0.0, 0.0, False, False, False, "", which[0] if which else -1, 0)
-        vectors = self._embed([claim, *(u.text for u in units)])
-        sims = vectors[1:] @ vectors[0]
-        best = int(np.argmax(sims))
-        dense = float(sims[best])
+            return Support(0.0, 0.0, 0.0, False, False, False, "", first, 0)
         cited_text = " ".join(sources[i].text for i in which)
         lexical = self.lexical(claim, cited_text)
         numbers_ok = numbers_in(claim) <= numbers_in(cited_text)
         actors_ok = actors_in(claim) <= actors_in(cited_text)
+        if threshold is not None:
+            bound = self._probability(1.0, lexical, False)
+            if not (numbers_ok and actors_ok) or bound < threshold:
+                return Support(bound, 0.0, lexical, numbers_ok, actors_ok, False, "", first, 0)
+        vectors = self._embed([claim, *(u.text for u in units)])
+        sims = vectors[1:] @ vectors[0]
+        best = int(np.argmax(sims))
+        dense = float(sims[best])
         unit = units[best]
         mismatch = negated(claim) != negated(unit.text)
-        c = self.config
-        z = c.intercept + c.w_dense * dense + c.w_lexical * lexical + c.w_negation * mismatch
-        probability = 1.0 / (1.0 + math.exp(-z))
+        probability = self._probability(dense, lexical, mismatch)
         return Support(probability, dense, lexical, numbers_ok, actors_ok, mismatch, unit.text, unit.source, unit.part)
 
+    def _probability(self, dense: float, lexical: float, negation_mismatch: bool) -> float:
+        c = self.config
+        z = c.intercept + c.w_dense * dense + c.w_lexical * lexical + c.w_negation * negation_mismatch
+        return 1.0 / (1.0 + math.exp(-z))
+
+    def threshold(self, attaching: bool = False) -> float:
+        return self.config.attach_threshold if attaching else self.config.threshold
+
     def supported(self, support: Support, attaching: bool = False) -> bool:
-        return support.supported(self.config.attach_threshold if attaching else self.config.threshold)
+        return support.supported(self.threshold(attaching))
