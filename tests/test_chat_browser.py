@@ -262,3 +262,50 @@ def test_server_listens_on_loopback_only(chat_server):
     host = urlparse(chat_server["url"]).hostname
     assert host == "127.0.0.1"
     assert os.environ.get("GRADIO_ANALYTICS_ENABLED") == "False"
+
+
+@pytest.fixture(scope="module")
+def llm_chat_server(sample_data_dir, e5, local_llm_url):
+    """The app with the REAL local model (Gemma 3 270M) writing the answers."""
+    from kb.chat.app import launch
+    from kb.config import Settings
+    from kb.llm.local import MODEL_ALIAS
+    from kb.service import KnowledgeBase
+
+    settings = Settings().with_(
+        data_dir=sample_data_dir,
+        corpus_dir=CORPUS,
+        llm="openai-compatible",
+        llm_base_url=local_llm_url,
+        llm_model=MODEL_ALIAS,
+        llm_max_tokens=120,
+        llm_sources=3,
+        llm_timeout=120.0,
+    )
+    kb = KnowledgeBase.open(settings, e5)
+    port = _free_port()
+    demo = launch(kb, host="127.0.0.1", port=port, ingest_corpus=False, block=False)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        demo.close()
+
+
+def test_generated_answer_streams_then_shows_verified_sources(browser, llm_chat_server):
+    """With a language model the draft appears while it is written, marked as unchecked; then the
+    verified answer replaces it and the sources panel fills in."""
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="nl-NL")
+    page = context.new_page()
+    wait = 180_000  # ms: the tiny model needs ~10–40 s on 2 busy cores
+    page.goto(llm_chat_server)
+    expect(page.get_by_text("Een taalmodel schrijft de antwoorden")).to_be_visible()
+    _ask(page, MAP_QUESTION)
+    chat, sources = page.locator("#kb-chat"), page.locator("#kb-sources")
+    expect(sources).to_contain_text("zin voor zin gecontroleerd")
+    expect(chat).to_contain_text("Concept van het taalmodel", timeout=wait)  # streamed draft, marked unchecked
+    expect(sources).to_contain_text(f"Bronnen bij: “{MAP_QUESTION}”", timeout=wait)  # done
+    expect(chat).not_to_contain_text("Concept van het taalmodel")
+    expect(_last_answer(page)).to_contain_text("[1]")  # a verified generated answer or the extractive fallback
+    context.close()

@@ -13,9 +13,11 @@ from kb.chat.auth import DISABLED_NL, AdminCredentials
 from kb.chat.documents_tab import upload_overrides
 from kb.chat.feedback import read_feedback, record_feedback
 from kb.chat.render import (
+    SEARCHING,
     SOURCES_PLACEHOLDER,
     answer_markdown,
     document_rows,
+    draft_markdown,
     format_timestamp,
     highlight_quote,
     ingest_rows,
@@ -23,7 +25,7 @@ from kb.chat.render import (
     sources_html,
 )
 from kb.chat.uploads import UploadRefused, check_upload, sanitize_filename, stage_uploads
-from kb.records import Answer, Citation, Passage
+from kb.records import Answer, Citation, Claim, Passage
 from kb.store import StoredDocument
 from tests.files import make_docx, make_pdf
 
@@ -275,9 +277,9 @@ def test_follow_up_passes_earlier_questions_and_errors_stay_dutch(sample_kb, mon
     seen: list[list[str]] = []
     real_ask = sample_kb.ask
 
-    def spy(question, history=(), filters=None, k=None):
+    def spy(question, history=(), filters=None, k=None, on_delta=None):
         seen.append(list(history))
-        return real_ask(question, history=history, filters=filters, k=k)
+        return real_ask(question, history=history, filters=filters, k=k, on_delta=on_delta)
 
     monkeypatch.setattr(sample_kb, "ask", spy)
     first = "Hoeveel uur werkervaring moeten gezinsmigranten opdoen voor de MAP?"
@@ -362,3 +364,50 @@ def test_create_app_builds_without_launching_and_explains_disabled_uploads(sampl
     assert "Gebruikersnaam" not in labels
     kinds = next(b for b in demo.blocks.values() if getattr(b, "label", None) == "Soort document")
     assert ("handreiking", "handreiking") in kinds.choices
+
+
+# -- generated answers (issue 6) -----------------------------------------------------------
+def test_generated_answer_says_how_it_was_made_and_lists_dropped_sentences():
+    kept = Claim(QUOTE, (2,), (1,), "supported", 0.97)
+    dropped = Claim("Het COA betaalt de <b>reiskosten</b>.", (2,), (), "unsupported", 0.05, "De bron zegt dit niet.")
+    answer = _answer(
+        mode="llm", notice="Eén zin is weggelaten.", claims=[kept, dropped], standalone_question="Wat is de MAP?"
+    )
+    message = answer_markdown(answer)
+    assert message.startswith("_Gezocht als: Wat is de MAP?_")
+    assert "gecontroleerd" in message and "Eén zin is weggelaten." in message
+    assert "reiskosten" not in message  # dropped sentences are not in the chat message
+    panel = sources_html(answer)
+    assert 'class="kb-dropped"' in panel and "(1)" in panel
+    assert "&lt;b&gt;reiskosten&lt;/b&gt;" in panel and "De bron zegt dit niet." in panel
+    assert "kb-dropped" not in sources_html(_answer())  # extractive answers: no such section
+
+
+def test_fallback_answer_shows_the_reason():
+    answer = _answer(mode="llm-fallback", notice="Het taalmodel was niet bereikbaar.")
+    assert "ℹ️ _Het taalmodel was niet bereikbaar._" in answer_markdown(answer)
+    assert "Geschreven door het taalmodel" not in answer_markdown(answer)
+    assert draft_markdown("Zin [1] met *ster*").endswith("Zin \\[1\\] met \\*ster\\*")
+
+
+@pytest.mark.slow
+def test_stream_answer_shows_searching_then_drafts_then_the_verified_answer(sample_kb):
+    from kb.chat.chat_tab import new_conversation, stream_answer
+    from kb.service import KnowledgeBase
+    from tests.fakes import fake_server
+
+    question = "Hoeveel uur werkervaring moeten gezinsmigranten opdoen voor de MAP?"
+    fact = "Gezinsmigranten moeten minimaal veertig uur werkervaring opdoen in een taalrijke omgeving"
+    passages = sample_kb.retriever.retrieve(question, 10, {}, [])
+    n = next(i for i, p in enumerate(passages[:5], 1) if "veertig uur" in p.text)
+    llm = fake_server(answer=f"{fact} [{n}]. Het COA betaalt de reiskosten naar Zaandam [{n}]. {fact} [{n}].")
+    kb = KnowledgeBase(sample_kb.settings, sample_kb.embed_model, sample_kb.store, sample_kb.retriever, llm=llm)
+    steps = list(stream_answer(kb, question, new_conversation(), poll=0.01))
+    first, *middle, last = steps
+    assert first[1][-1]["content"] == SEARCHING and not first[3]
+    assert all(not done for *_, done in middle)
+    assert all(m[1][-1]["content"].startswith("✍️") for m in middle)
+    conversation, messages, error, done = last
+    assert done and error == "" and conversation["messages"] == messages
+    assert "veertig uur" in messages[-1]["content"] and "Zaandam" not in messages[-1]["content"]
+    assert "Zaandam" in conversation["sources"] and "kb-dropped" in conversation["sources"]

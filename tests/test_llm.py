@@ -5,7 +5,6 @@ The real small model is driven in tests/test_llm_real.py."""
 from __future__ import annotations
 
 import pytest
-from fakes import fake_server
 
 from kb.config import Settings
 from kb.errors import ConfigError
@@ -15,6 +14,7 @@ from kb.llm.generate import NOTICE_UNAVAILABLE, NOTICE_UNSUPPORTED, clean_conden
 from kb.llm.prompts import NOT_FOUND, says_not_found
 from kb.llm.verify import numbers_in
 from kb.service import KnowledgeBase
+from tests.fakes import fake_server
 
 MAP_Q = "Hoeveel uur werkervaring moeten gezinsmigranten opdoen voor de MAP?"
 MAP_FACT = "Gezinsmigranten moeten minimaal veertig uur werkervaring opdoen in een taalrijke omgeving"

@@ -27,6 +27,18 @@ INTRO = (
     "CoP-interviews in de kennisbank, met genummerde bronnen. Staat het antwoord niet in de bronnen, "
     "dan zegt de kennisbank dat."
 )
+
+
+def mode_line(kb: KnowledgeBase) -> str:
+    """One sentence on how answers are made here (with or without a language model)."""
+    if kb.generator is None:
+        return "\n\n_Antwoorden bestaan uit letterlijke zinnen uit de bronnen._"
+    return (
+        "\n\n_Een taalmodel schrijft de antwoorden; elke zin wordt gecontroleerd op de bron die erbij staat, "
+        "en zinnen die de bronnen niet onderbouwen worden weggelaten._"
+    )
+
+
 SYSTEM_FONTS = ("ui-sans-serif", "system-ui", "Segoe UI", "Roboto", "Helvetica", "Arial", "sans-serif")
 MONO_FONTS = ("ui-monospace", "SFMono-Regular", "Consolas", "Liberation Mono", "monospace")
 CSS = """
@@ -40,6 +52,9 @@ CSS = """
 .kb-passage { font-size: 0.9em; line-height: 1.45; margin-top: 4px; }
 .kb-passage mark { background: #fde68a; color: inherit; padding: 0 2px; }
 .kb-source summary { cursor: pointer; color: var(--color-accent); font-size: 0.9em; }
+.kb-dropped { margin-top: 10px; font-size: 0.9em; }
+.kb-dropped-text { text-decoration: line-through; }
+.kb-dropped-reason { color: #7a4b00; }
 .kb-abstain-note { background: #fff4e5; border-left: 4px solid #f59e0b; padding: 8px; margin-bottom: 8px; color: #3b2a00; }
 .kb-empty { color: var(--body-text-color-subdued); }
 """
@@ -59,7 +74,7 @@ def create_app(
         admin = AdminCredentials.from_env()
     # delete_cache: uploads wait in Gradio's temp folder; drop them after an hour (the kept copy is in data_dir)
     with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
-        gr.Markdown(INTRO)
+        gr.Markdown(INTRO + mode_line(kb))
         with gr.Tabs():
             with gr.Tab("Vragen stellen", id="chat") as chat_tab:
                 build_chat_tab(kb, settings, demo, chat_tab)

@@ -7,11 +7,22 @@ browser; :func:`build_chat_tab` only wires them to Gradio components.
 from __future__ import annotations
 
 import logging
+import queue
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from kb.chat.feedback import feedback_path, record_feedback
-from kb.chat.render import SOURCES_PLACEHOLDER, answer_markdown, filter_choices, sources_html
+from kb.chat.render import (
+    SEARCHING,
+    SOURCES_PENDING,
+    SOURCES_PLACEHOLDER,
+    answer_markdown,
+    draft_markdown,
+    filter_choices,
+    sources_html,
+)
 from kb.config import Settings
 from kb.errors import KBError
 from kb.service import KnowledgeBase
@@ -39,6 +50,7 @@ def answer_question(
     conversation: dict[str, Any],
     filters: dict[str, Any] | None = None,
     standalone: bool = False,
+    on_delta: Callable[[str], None] | None = None,
 ) -> tuple[dict[str, Any], str]:
     """Ask ``question`` with the earlier questions as history; returns (conversation, error).
 
@@ -50,7 +62,7 @@ def answer_question(
     """
     try:
         history = [] if standalone else list(conversation["questions"])
-        answer = kb.ask(question, history=history, filters=filters or {})
+        answer = kb.ask(question, history=history, filters=filters or {}, on_delta=on_delta)
     except KBError as exc:
         return conversation, str(exc)
     except Exception:
@@ -71,6 +83,44 @@ def answer_question(
         "sources": sources_html(answer),
     }
     return updated, ""
+
+
+def stream_answer(
+    kb: KnowledgeBase,
+    question: str,
+    conversation: dict[str, Any],
+    filters: dict[str, Any] | None = None,
+    standalone: bool = False,
+    poll: float = 0.1,
+) -> Iterator[tuple[dict[str, Any], list[dict[str, str]], str, bool]]:
+    """Like :func:`answer_question`, for a language model that writes while the user waits.
+
+    Yields ``(conversation, messages, error, done)``: first the question with a "searching" line, then
+    the model's growing draft (marked as not yet checked), last the verified answer and the
+    updated conversation. The answer is made in a worker thread; drafts arrive through a queue.
+    """
+    drafts: queue.Queue[str] = queue.Queue()
+    outcome: dict[str, tuple[dict[str, Any], str]] = {}
+
+    def work() -> None:
+        outcome["result"] = answer_question(kb, question, conversation, filters, standalone, drafts.put)
+
+    worker = threading.Thread(target=work, name="kb-answer", daemon=True)
+    worker.start()
+    asked = {"role": "user", "content": " ".join((question or "").split())}
+    pending = [*conversation["messages"], asked]
+    yield conversation, [*pending, {"role": "assistant", "content": SEARCHING}], "", False
+    while worker.is_alive():
+        try:
+            draft = drafts.get(timeout=poll)
+        except queue.Empty:
+            continue
+        while not drafts.empty():  # skip to the newest draft; the UI need not show every token
+            draft = drafts.get_nowait()
+        yield conversation, [*pending, {"role": "assistant", "content": draft_markdown(draft)}], "", False
+    worker.join()
+    updated, error = outcome.get("result", (conversation, UNEXPECTED_NL))
+    yield updated, updated["messages"], error, True
 
 
 def rate_last_answer(path: Path, conversation: dict[str, Any], rating: str, comment: str) -> str:
@@ -138,17 +188,30 @@ def build_chat_tab(kb: KnowledgeBase, settings: Settings, demo: Any, tab: Any) -
 
     def ask(text: str, conv: dict, kind_value: str, cop_value: str, year_value: str, standalone: bool = False):
         filters = {"kind": kind_value, "cop": cop_value, "year": year_value}
-        updated, error = answer_question(kb, text, conv, filters, standalone)
-        status_text = f"⚠️ {error}" if error else ""
-        # keep the text in the box after an error so it can be corrected
-        return updated, updated["messages"], updated["sources"], status_text, text if error else "", ""
+        if kb.generator is None:  # extractive: answers in milliseconds, nothing to stream
+            updated, error = answer_question(kb, text, conv, filters, standalone)
+            steps = [(updated, updated["messages"], error, True)]
+        else:
+            steps = stream_answer(kb, text, conv, filters, standalone)
+        for updated, messages, error, done in steps:
+            status_text = f"⚠️ {error}" if error else ""
+            sources_shown = updated["sources"] if done else SOURCES_PENDING
+            # keep the text in the box after an error so it can be corrected
+            yield updated, messages, sources_shown, status_text, text if error else "", ""
 
     outputs = [conversation, chatbot, sources, status, question, feedback_status]
     inputs = [conversation, kind, cop, year]
     send.click(ask, [question, *inputs], outputs)
     question.submit(ask, [question, *inputs], outputs)
+
+    def ask_example(example: str):
+        def handler(conv: dict, kind_value: str, cop_value: str, year_value: str):
+            yield from ask(example, conv, kind_value, cop_value, year_value, standalone=True)
+
+        return handler  # a generator function, so Gradio streams its updates
+
     for button, text in zip(examples, EXAMPLE_QUESTIONS):
-        button.click(lambda conv, k, c, y, _q=text: ask(_q, conv, k, c, y, standalone=True), inputs, outputs)
+        button.click(ask_example(text), inputs, outputs)
 
     def reset():
         fresh = new_conversation()

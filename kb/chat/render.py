@@ -20,6 +20,10 @@ SOURCES_PLACEHOLDER = (
     '<div class="kb-sources kb-empty">Stel een vraag; de bronnen van het antwoord verschijnen hier, '
     "met de geciteerde zin gemarkeerd in de passage.</div>"
 )
+SOURCES_PENDING = (
+    '<div class="kb-sources kb-empty">Het antwoord wordt geschreven en daarna zin voor zin gecontroleerd; '
+    "de bronnen verschijnen hier zodra dat klaar is.</div>"
+)
 ABSTAIN_HEADING = "Geen antwoord in de bronnen"
 INGEST_HEADERS = ["bestand", "resultaat", "document-id", "titel", "passages", "toelichting"]
 DOCUMENT_HEADERS = ["id", "titel", "soort", "datum", "passages", "toegevoegd op"]
@@ -40,11 +44,33 @@ def citation_label(c: Citation) -> str:
     return f"{c.title} — {c.publisher}, {_date(c.date)} — {c.locator}"
 
 
+DRAFT_HEADING = "Concept van het taalmodel — wordt nog gecontroleerd op de bronnen"
+SEARCHING = "⏳ Zoeken in de bronnen …"
+MODE_NOTES = {
+    "llm": "Geschreven door het taalmodel; elke zin is gecontroleerd op de bron die erbij staat.",
+}
+
+
+def draft_markdown(raw: str) -> str:
+    """The chat message while a model is still writing: clearly marked as unchecked."""
+    return f"✍️ *{DRAFT_HEADING}*\n\n{md_escape(raw)}"
+
+
 def answer_markdown(answer: Answer) -> str:
-    """The chat message for an answer: the text with its [n] markers and a short source list."""
+    """The chat message for an answer: the text with its [n] markers and a short source list.
+
+    With a language model it also says how the answer was made: a verified generated answer,
+    or the extractive answer with the reason (``answer.notice``) why the model's was not used.
+    """
+    lead = f"_Gezocht als: {md_escape(answer.standalone_question)}_\n\n" if answer.standalone_question else ""
+    notice = f"\n\nℹ️ _{md_escape(answer.notice)}_" if answer.notice else ""
     if answer.abstained:
-        return f"⚠️ **{ABSTAIN_HEADING}.** {md_escape(answer.text)}"
-    lines = [md_escape(answer.text)]
+        return f"{lead}⚠️ **{ABSTAIN_HEADING}.** {md_escape(answer.text)}{notice}"
+    lines = [lead + md_escape(answer.text)]
+    if answer.mode in MODE_NOTES:
+        lines.append(f"\n_{MODE_NOTES[answer.mode]}_")
+    if notice:
+        lines.append(notice.strip("\n"))
     if answer.citations:
         lines.append("")
         lines.append("**Bronnen:**")
@@ -172,9 +198,26 @@ def sources_html(answer: Answer | None) -> str:
         )
         return (
             f'<div class="kb-sources kb-abstained">{heading}<div class="kb-abstain-note"><strong>{ABSTAIN_HEADING}.</strong> '
-            f"{html.escape(intro)}</div>{body}</div>"
+            f"{html.escape(intro)}</div>{body}{dropped_html(answer)}</div>"
         )
-    return f'<div class="kb-sources">{heading}{"".join(citation_html(c) for c in answer.citations)}</div>'
+    body = "".join(citation_html(c) for c in answer.citations)
+    return f'<div class="kb-sources">{heading}{body}{dropped_html(answer)}</div>'
+
+
+def dropped_html(answer: Answer) -> str:
+    """Sentences the model wrote that verification removed, with the reason (none: empty)."""
+    dropped = [c for c in answer.claims if not c.kept]
+    if not dropped:
+        return ""
+    shown = "Zinnen van het taalmodel die niet in het antwoord staan"
+    if answer.mode != "llm":
+        shown = "Wat het taalmodel schreef en waarom het niet is gebruikt"
+    items = "".join(
+        f'<li><span class="kb-dropped-text">{html.escape(c.text)}</span> '
+        f'<span class="kb-dropped-reason">— {html.escape(c.reason)}</span></li>'
+        for c in dropped
+    )
+    return f'<details class="kb-dropped"><summary>{shown} ({len(dropped)})</summary><ul>{items}</ul></details>'
 
 
 def ingest_rows(results: Iterable[FileResult]) -> list[list[object]]:
