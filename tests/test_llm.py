@@ -8,7 +8,7 @@ import pytest
 
 from kb.config import Settings
 from kb.errors import ConfigError
-from kb.llm.backends import is_retryable, load_llm
+from kb.llm.backends import describe, is_retryable, load_llm
 from kb.llm.claims import split_draft
 from kb.llm.generate import NOTICE_UNAVAILABLE, NOTICE_UNSUPPORTED, clean_condensed
 from kb.llm.prompts import NOT_FOUND, says_not_found
@@ -74,6 +74,16 @@ def test_llm_settings_are_checked():
     settings = Settings.from_env({"KB_LLM": "ollama", "KB_LLM_MODEL": "gemma3", "KB_LLM_API_KEY": "geheim"})
     assert load_llm(settings).base_url == "http://127.0.0.1:11434"
     assert "geheim" not in repr(settings)
+
+
+def test_start_up_line_warns_when_questions_leave_the_machine():
+    assert "geen taalmodel" in describe(Settings())
+    local = Settings(llm="ollama", llm_model="gemma3")
+    assert "127.0.0.1:11434" in describe(local) and "AVG" not in describe(local)
+    remote = Settings(
+        llm="openai-compatible", llm_model="m", llm_base_url="https://llm.example.eu/v1", llm_api_key="geheim-123"
+    )
+    assert "verwerkersovereenkomst (AVG)" in describe(remote) and "geheim-123" not in describe(remote)
 
 
 def test_retry_only_what_can_recover():

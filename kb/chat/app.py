@@ -13,6 +13,7 @@ from typing import Any
 
 from kb.chat.auth import PASSWORD_VAR, USER_VAR, AdminCredentials
 from kb.config import Settings
+from kb.llm.backends import describe as describe_llm
 from kb.offline import apply_offline_env
 from kb.service import KnowledgeBase
 
@@ -129,6 +130,7 @@ def launch(
             print(f"Corpus {settings.corpus_dir}: {report.summary_nl()}")
         else:
             print(f"Corpusmap {settings.corpus_dir} bestaat niet; er is niets geïndexeerd.")
+    print(describe_llm(settings))
     admin = AdminCredentials.from_env()
     if admin is None:
         print(f"Documenten beheren is uitgeschakeld; stel {USER_VAR} en {PASSWORD_VAR} in om het aan te zetten.")

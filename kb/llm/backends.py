@@ -7,10 +7,12 @@ the caller falls back to the extractive answer.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
+from urllib.parse import urlparse
 
 from llama_index.core.base.llms.types import ChatMessage
 from llama_index.core.llms import LLM
@@ -76,6 +78,26 @@ def is_retryable(exc: BaseException) -> bool:
     Matched by class name so that the OpenAI, httpx and Ollama clients' own types all count.
     """
     return any(any(part in cls.__name__ for part in _RETRYABLE) for cls in type(exc).__mro__)
+
+
+def describe(settings: Settings) -> str:
+    """One Dutch line for the log at start-up: which model writes the answers, and a privacy
+    caution when questions and passages leave this machine."""
+    if settings.llm == "off":
+        return "Antwoorden: letterlijke citaten uit de bronnen (geen taalmodel; KB_LLM=off)."
+    url = settings.llm_base_url or OLLAMA_DEFAULT_URL
+    host = urlparse(url).hostname or ""
+    line = f"Antwoorden: geschreven door taalmodel '{settings.llm_model}' via {urlparse(url).netloc}, gecontroleerd op de bronnen."
+    try:
+        local = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        local = host == "localhost"
+    if not local:
+        line += (
+            " Let op: vragen en passages gaan naar deze server; gebruik alleen een server onder een "
+            "verwerkersovereenkomst (AVG)."
+        )
+    return line
 
 
 def with_retries(call: Callable[[], T], retries: int, what: str = "het taalmodel") -> T:
