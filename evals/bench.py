@@ -288,11 +288,15 @@ def main() -> None:
     parser.add_argument("--real-embeddings", action="store_true", help="embed every scaled passage with e5")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
-    results = run(args.docs, args.real_embeddings)
+    emit(run(args.docs, args.real_embeddings), args.json)
+
+
+def emit(results: dict[str, Any], json_path: Path | None) -> None:
+    """Print the figures, and write them to ``json_path`` if given."""
     text = json.dumps(results, indent=2)
     print(text)
-    if args.json:
-        args.json.write_text(text + "\n", encoding="utf-8")
+    if json_path:
+        json_path.write_text(text + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

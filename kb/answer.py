@@ -106,6 +106,24 @@ def _display(quote: str) -> str:
     return text.strip()
 
 
+def cite(n: int, passage: Passage, quotes: list[tuple[str, int]]) -> Citation:
+    """Citation ``n`` of ``passage``: the quoted sentences, located in the merged chunk(s) they
+    come from (``quotes`` holds each quote with the index of its part of the passage)."""
+    passage_parts = passage.parts or [(passage.locator, passage.text)]
+    locators = list(dict.fromkeys(passage_parts[min(part, len(passage_parts) - 1)][0] for _q, part in quotes))
+    return Citation(
+        n=n,
+        doc_id=passage.doc_id,
+        title=passage.title,
+        publisher=passage.publisher,
+        date=passage.date,
+        locator=" – ".join(locators) or passage.locator,
+        quote=" ".join(q for q, _part in quotes),
+        text=passage.text,
+        score=passage.score,
+    )
+
+
 class ExtractiveAnswerer:
     """Builds an answer and its citations from ranked passages."""
 
@@ -280,24 +298,9 @@ class ExtractiveAnswerer:
         citations: list[Citation] = []
         parts: list[str] = []
         for n, p_index in enumerate(order, start=1):
-            passage = passages[p_index]
             mine = [s for s in chosen if s.passage == p_index]
             quotes = [s.text for s in mine]
-            passage_parts = passage.parts or [(passage.locator, passage.text)]
-            locators = list(dict.fromkeys(passage_parts[s.part][0] for s in mine))
-            citations.append(
-                Citation(
-                    n=n,
-                    doc_id=passage.doc_id,
-                    title=passage.title,
-                    publisher=passage.publisher,
-                    date=passage.date,
-                    locator=" – ".join(locators) or passage.locator,
-                    quote=" ".join(quotes),
-                    text=passage.text,
-                    score=passage.score,
-                )
-            )
+            citations.append(cite(n, passages[p_index], [(s.text, s.part) for s in mine]))
             parts.append(f"{_display(' '.join(quotes))} [{n}]")
         return " ".join(parts), citations, False, confidence
 

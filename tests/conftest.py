@@ -85,3 +85,18 @@ def local_llm_url(tmp_path_factory):
     log = tmp_path_factory.mktemp("llm") / "server.log"
     with local_model_server(log_file=log) as base_url:
         yield base_url
+
+
+def local_llm_settings(settings: Settings, base_url: str) -> Settings:
+    """``settings`` pointed at the local test model, sized for a 2-core machine."""
+    from kb.llm.local import MODEL_ALIAS
+
+    return settings.with_(
+        llm="openai-compatible",
+        llm_base_url=base_url,
+        llm_model=MODEL_ALIAS,
+        llm_max_tokens=120,
+        llm_sources=3,
+        llm_timeout=120.0,
+        llm_retries=1,
+    )

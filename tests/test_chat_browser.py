@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from tests.conftest import CORPUS, REPO
+from tests.conftest import CORPUS, REPO, local_llm_settings
 from tests.files import make_docx, make_pdf
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -269,19 +269,9 @@ def llm_chat_server(sample_data_dir, e5, local_llm_url):
     """The app with the REAL local model (Gemma 3 270M) writing the answers."""
     from kb.chat.app import launch
     from kb.config import Settings
-    from kb.llm.local import MODEL_ALIAS
     from kb.service import KnowledgeBase
 
-    settings = Settings().with_(
-        data_dir=sample_data_dir,
-        corpus_dir=CORPUS,
-        llm="openai-compatible",
-        llm_base_url=local_llm_url,
-        llm_model=MODEL_ALIAS,
-        llm_max_tokens=120,
-        llm_sources=3,
-        llm_timeout=120.0,
-    )
+    settings = local_llm_settings(Settings().with_(data_dir=sample_data_dir, corpus_dir=CORPUS), local_llm_url)
     kb = KnowledgeBase.open(settings, e5)
     port = _free_port()
     demo = launch(kb, host="127.0.0.1", port=port, ingest_corpus=False, block=False)

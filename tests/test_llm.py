@@ -209,6 +209,7 @@ def test_unusable_condense_keeps_the_history_path(sample_kb):
     llm = fake_server(condensed="", answer=NOT_FOUND)
     answer = with_llm(sample_kb, llm).ask("En hoeveel uur moet dat zijn?", history=["Wat is de MAP?"])
     assert answer.standalone_question == ""
+    assert "Eerdere vragen in dit gesprek:\n- Wat is de MAP?" in llm.prompts[-1]  # the model sees the history
     plain = sample_kb.ask("En hoeveel uur moet dat zijn?", history=["Wat is de MAP?"])
     assert [p.chunk_ids for p in answer.retrieved] == [p.chunk_ids for p in plain.retrieved]
 

@@ -11,8 +11,8 @@ import pytest
 from llama_index.core.base.llms.types import ChatMessage, ChatResponse, MessageRole
 
 from kb.llm.backends import load_llm
-from kb.llm.local import MODEL_ALIAS
 from kb.service import KnowledgeBase
+from tests.conftest import local_llm_settings
 
 pytestmark = pytest.mark.slow
 
@@ -21,16 +21,7 @@ FALSE_CLAIM = "Het COA betaalt alle reiskosten van statushouders naar de taalsch
 
 
 def real_kb(sample_kb: KnowledgeBase, base_url: str, **changes: Any) -> KnowledgeBase:
-    settings = sample_kb.settings.with_(
-        llm="openai-compatible",
-        llm_base_url=base_url,
-        llm_model=MODEL_ALIAS,
-        llm_max_tokens=120,
-        llm_sources=3,
-        llm_timeout=120.0,
-        llm_retries=1,
-        **changes,
-    )
+    settings = local_llm_settings(sample_kb.settings, base_url).with_(**changes)
     llm = load_llm(settings)
     return KnowledgeBase(settings, sample_kb.embed_model, sample_kb.store, sample_kb.retriever, llm=llm)
 

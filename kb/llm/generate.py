@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from llama_index.core.llms import LLM
 
-from kb.answer import ExtractiveAnswerer
+from kb.answer import ExtractiveAnswerer, cite
 from kb.llm.backends import LLMUnavailable, stream_chat, with_retries
 from kb.llm.claims import DraftSentence, split_draft
 from kb.llm.prompts import CONDENSE_TEMPLATE, answer_messages, history_block, says_not_found
@@ -116,7 +116,7 @@ class GenerativeAnswerer:
             return extractive
         started = time.perf_counter()
         timings: dict[str, float] = {}
-        messages = answer_messages(question, sources)
+        messages = answer_messages(question, sources, history)
         try:
             raw = ""
             for delta in stream_chat(self.llm, messages, self.config.retries, self.config.timeout):
@@ -223,25 +223,10 @@ class GenerativeAnswerer:
             numbers.sort()
             parts.append(f"{claim.text} {''.join(f'[{n}]' for n in numbers)}")
             final.append(Claim(claim.text, claim.cited, tuple(numbers), claim.status, claim.support, claim.reason))
-        citations = []
-        for index, n in sorted(numbering.items(), key=lambda item: item[1]):
-            passage = sources[index]
-            chosen = quotes.get(index, [])
-            passage_parts = passage.parts or [(passage.locator, passage.text)]
-            locators = list(dict.fromkeys(passage_parts[min(part, len(passage_parts) - 1)][0] for _q, part in chosen))
-            citations.append(
-                Citation(
-                    n=n,
-                    doc_id=passage.doc_id,
-                    title=passage.title,
-                    publisher=passage.publisher,
-                    date=passage.date,
-                    locator=" – ".join(locators) or passage.locator,
-                    quote=" ".join(q for q, _part in chosen),
-                    text=passage.text,
-                    score=passage.score,
-                )
-            )
+        citations = [
+            cite(n, sources[index], quotes.get(index, []))
+            for index, n in sorted(numbering.items(), key=lambda item: item[1])
+        ]
         kept = [c for c in final if c.kept]
         confidence = min(c.support for c in kept)
         notice = dropped_notice(dropped) if dropped else ""

@@ -52,10 +52,14 @@ def source_block(n: int, passage: Passage) -> str:
     return f"[{n}] {passage.title} — {passage.locator}\n{text}"
 
 
-def answer_messages(question: str, sources: list[Passage]) -> list[ChatMessage]:
-    """System rules plus one user message with the numbered sources and the question."""
+def answer_messages(
+    question: str, sources: list[Passage], history: list[str] | tuple[str, ...] = ()
+) -> list[ChatMessage]:
+    """System rules plus one user message with the numbered sources and the question (and, for a
+    follow-up that could not be rewritten on its own, the earlier questions)."""
     blocks = "\n\n".join(source_block(n, p) for n, p in enumerate(sources, start=1))
-    user = f"Bronnen:\n\n{blocks}\n\nVraag: {question}\n\nAntwoord (met bronnummers):"
+    earlier = f"Eerdere vragen in dit gesprek:\n{history_block(list(history))}\n\n" if history else ""
+    user = f"Bronnen:\n\n{blocks}\n\n{earlier}Vraag: {question}\n\nAntwoord (met bronnummers):"
     return [
         ChatMessage(role=MessageRole.SYSTEM, content=SYSTEM_PROMPT),
         ChatMessage(role=MessageRole.USER, content=user),
