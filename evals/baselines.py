@@ -1,6 +1,9 @@
 """The systems an eval run compares: ours and three baselines, all answering like ``kb ask``.
 
 - ``ours``: the knowledge base as shipped (hybrid retrieval + extractive answerer).
+- ``ours-llm``: the same knowledge base (same store, same retriever) with a language model
+  writing the answer and the verifier keeping only sentences the sources back. Only when an
+  LLM is passed in (:class:`~evals.llm_setup.EvalLLM`).
 - ``bm25`` / ``dense``: our retriever with one signal only, same chunks, same answerer.
 - ``llamaindex``: llama-index out of the box: default ``SentenceSplitter``, in-memory
   ``VectorStoreIndex`` over the plain ``.txt`` files, top-k retriever; same embedding model.
@@ -16,12 +19,24 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from evals.errors import EvalError
+from evals.llm_setup import LLM_SYSTEM, EvalLLM
 from kb.answer import ExtractiveAnswerer
 from kb.records import Answer, Passage
 from kb.retrieve import HybridRetriever
 from kb.service import KnowledgeBase
 
-SYSTEMS = ("ours", "bm25", "dense", "llamaindex")
+SYSTEMS = ("ours", "bm25", "dense", "llamaindex")  # the default run, no language model needed
+KNOWN_SYSTEMS = ("ours", LLM_SYSTEM, "bm25", "dense", "llamaindex")
+NO_LLM = (
+    "Het systeem ours-llm heeft een taalmodel nodig: zet KB_LLM, KB_LLM_MODEL en KB_LLM_BASE_URL, "
+    "of gebruik --local-llm."
+)
+
+
+def default_systems(with_llm: bool) -> tuple[str, ...]:
+    """Every system; ``ours-llm`` (next to ``ours``) only when a language model is available."""
+    return KNOWN_SYSTEMS if with_llm else SYSTEMS
 
 
 class AnswerSystem(Protocol):
@@ -34,6 +49,18 @@ def with_retrieval_mode(kb: KnowledgeBase, mode: str) -> KnowledgeBase:
     """A knowledge base over the same store and model whose retriever uses one signal (``bm25``/``dense``)."""
     retriever = HybridRetriever(kb.store, kb.embed_model, mode=mode)
     return KnowledgeBase(kb.settings, kb.embed_model, kb.store, retriever=retriever, answer_config=kb.answerer.config)
+
+
+def with_llm(kb: KnowledgeBase, llm: EvalLLM) -> KnowledgeBase:
+    """The same knowledge base (store, retriever, answerer settings) with a language model writing answers."""
+    return KnowledgeBase(
+        llm.apply_to(kb.settings),
+        kb.embed_model,
+        kb.store,
+        retriever=kb.retriever,
+        answer_config=kb.answerer.config,
+        llm=llm.llm,
+    )
 
 
 def corpus_documents(corpus_dir: Path) -> tuple[list[Any], dict[str, dict[str, Any]]]:
@@ -124,14 +151,28 @@ def build_systems(
     corpus_dir: Path,
     k: int = 10,
     log: Callable[[str], None] = lambda _m: None,
+    llm: EvalLLM | None = None,
 ) -> tuple[dict[str, AnswerSystem], dict[str, dict[str, Any]]]:
-    """The requested systems by name, and what was built for each (for the summary)."""
+    """The requested systems by name, and what was built for each (for the summary).
+
+    ``ours-llm`` needs ``llm``; without one it is refused with :class:`EvalError`.
+    """
     systems: dict[str, AnswerSystem] = {}
     info: dict[str, dict[str, Any]] = {}
     for name in names:
         if name == "ours":
             systems[name] = kb
             info[name] = {"retriever": "HybridRetriever(mode='hybrid')", "answerer": "ExtractiveAnswerer"}
+        elif name == LLM_SYSTEM:
+            if llm is None:
+                raise EvalError(NO_LLM)
+            systems[name] = with_llm(kb, llm)
+            described = llm.describe()
+            info[name] = {
+                "retriever": "HybridRetriever(mode='hybrid'), same instance as ours",
+                "answerer": "GenerativeAnswerer + CitationVerifier, ExtractiveAnswerer as fallback",
+                "llm": f"{described['backend']} {described['model']} ({described['client']})",
+            }
         elif name in ("bm25", "dense"):
             systems[name] = with_retrieval_mode(kb, name)
             info[name] = {"retriever": f"HybridRetriever(mode='{name}')", "answerer": "ExtractiveAnswerer"}

@@ -7,7 +7,9 @@ imports only click here; the runner, models and plotting are imported inside the
 from __future__ import annotations
 
 import json
+import os
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 
 import click
@@ -18,7 +20,6 @@ apply_offline_env()
 
 from kb.clicommon import FriendlyGroup  # noqa: E402
 
-ALL_SYSTEMS = "ours,bm25,dense,llamaindex"
 EVALS_DIR = Path(__file__).resolve().parent
 
 
@@ -43,10 +44,32 @@ def _log(message: str) -> None:
 )
 @click.option(
     "--systems",
-    default=ALL_SYSTEMS,
-    show_default=True,
+    default=None,
     envvar="KB_EVAL_SYSTEMS",
-    help="Komma-gescheiden: ours, bm25, dense, llamaindex (KB_EVAL_SYSTEMS).",
+    help="Komma-gescheiden: ours, ours-llm, bm25, dense, llamaindex (KB_EVAL_SYSTEMS). Standaard alle; "
+    "ours-llm alleen als er een taalmodel is (KB_LLM of --local-llm).",
+)
+@click.option(
+    "--local-llm",
+    "use_local_llm",
+    is_flag=True,
+    envvar="KB_EVAL_LOCAL_LLM",
+    help="Start het kleine lokale taalmodel (extra 'local-llm') voor ours-llm zolang de run duurt, "
+    "in plaats van KB_LLM (KB_EVAL_LOCAL_LLM).",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=None,
+    envvar="KB_EVAL_LIMIT",
+    help="Hoogstens zoveel vragen: een vaste steekproef naar vraagtype (evenredig, elk type minstens één); "
+    "voor snelle runs met een taalmodel (KB_EVAL_LIMIT).",
+)
+@click.option(
+    "--ids",
+    default=None,
+    envvar="KB_EVAL_IDS",
+    help="Alleen deze vragen, komma-gescheiden, bv. q001,q091 (KB_EVAL_IDS).",
 )
 @click.option(
     "--data-dir",
@@ -95,25 +118,55 @@ def run_command(
     embedding: str,
     k: int,
     keep_index: bool,
+    use_local_llm: bool,
+    limit: int | None,
+    ids: str | None,
 ) -> None:
     """Draai de vragen uit QUESTIONS door elk systeem; schrijft resultaten, samenvatting en rapport."""
+    from evals.llm_setup import LLM_SYSTEM
     from evals.report import write_report
-    from evals.runner import CORPUS, RunConfig, run_suite
+    from evals.runner import CORPUS, RunConfig, choose_systems, run_suite
 
-    config = RunConfig(
-        questions_path=questions,
-        out_dir=out_dir,
-        systems=tuple(s.strip() for s in systems.split(",") if s.strip()),
-        data_dir=data_dir,
-        corpus_dir=corpus_dir or CORPUS,
-        embedding=embedding,
-        k=k,
-        keep_index=keep_index,
-    )
-    summary = run_suite(config, log=_log)
+    requested = _split(systems) if systems is not None else None
+    with ExitStack() as stack:
+        llm = None
+        if requested is None or LLM_SYSTEM in requested:
+            llm = _open_llm(stack, use_local_llm)
+        elif use_local_llm:
+            _log(f"--local-llm wordt niet gebruikt: {LLM_SYSTEM} staat niet in --systems.")
+        config = RunConfig(
+            questions_path=questions,
+            out_dir=out_dir,
+            systems=choose_systems(requested, llm is not None),
+            data_dir=data_dir,
+            corpus_dir=corpus_dir or CORPUS,
+            embedding=embedding,
+            k=k,
+            keep_index=keep_index,
+            llm=llm,
+            ids=tuple(_split(ids or "")),
+            limit=limit,
+        )
+        summary = run_suite(config, log=_log)
     md, page = write_report(out_dir)
     click.echo(_headline(summary))
     click.echo(f"Rapport: {md} en {page} ({summary['run_seconds']} s)")
+
+
+def _split(values: str) -> list[str]:
+    return [v.strip() for v in values.split(",") if v.strip()]
+
+
+def _open_llm(stack: ExitStack, use_local_llm: bool):
+    """The language model for ours-llm: the local one (started on ``stack``), else ``KB_LLM...``, else None."""
+    from evals.llm_setup import llm_from_settings, local_llm
+    from kb.config import Settings
+
+    # Only the KB_LLM... variables count: the eval's index and answers do not follow KB_DATA_DIR etc.
+    settings = Settings.from_env({k: v for k, v in os.environ.items() if k.startswith("KB_LLM")})
+    if use_local_llm:
+        return stack.enter_context(local_llm(settings, _log))
+    return llm_from_settings(settings)
 
 
 def _headline(summary: dict) -> str:
@@ -127,6 +180,12 @@ def _headline(summary: dict) -> str:
             f"citations {fmt(o['citation_precision'])}  abstention P/R {fmt(o['abstention_precision'])}/"
             f"{fmt(o['abstention_recall'])}  p50 {fmt(o['latency_p50_ms'], '_ms')} ms  [{s['digest']}]"
         )
+        if g := s.get("generation"):
+            lines.append(
+                f"{'':<11} generated {fmt(g['share_llm'])}  fallback {fmt(g['share_fallback'])}  "
+                f"sentences kept {g['n_kept']}/{g['n_sentences']}  "
+                f"shown with a verified citation {fmt(g['shown_with_citation'])}"
+            )
     return "\n".join(lines)
 
 
@@ -182,7 +241,7 @@ def gate_command(run_dir: Path, thresholds_path: Path) -> None:
         click.echo(f"Let op: {warning}", err=True)
     system = thresholds.get("system", "ours")
     if failures:
-        click.echo(f"Gate FAILED for '{system}' ({len(failures)} metric(s) below minimum):")
+        click.echo(f"Gate FAILED for '{system}' ({len(failures)} problem(s)):")
         for line in failures:
             click.echo(f"  - {line}")
         sys.exit(1)

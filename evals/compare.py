@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from evals.document import Heading, Paragraph, Table, to_markdown
-from evals.report import LABELS, fmt
+from evals.report import GENERATION_LABELS, LABELS, fmt
 from evals.rundir import load_results, load_summary
 
 # per-question metrics compared, all "higher is better" (booleans: True is better)
@@ -81,6 +81,16 @@ def compare_system(a: list[dict], b: list[dict], summary_a: dict, summary_b: dic
         delta = _delta(va, vb, metric)
         table.rows.append([label, fmt(va, metric), fmt(vb, metric), delta])
     blocks.append(table)
+    generation_a = summary_a["systems"][system].get("generation")
+    generation_b = summary_b["systems"][system].get("generation")
+    if generation_a and generation_b:
+        table = Table(["generated answers", "A", "B", "change"], numeric={1, 2, 3})
+        for metric, label in GENERATION_LABELS.items():
+            va, vb = generation_a.get(metric), generation_b.get(metric)
+            if va is None and vb is None:
+                continue
+            table.rows.append([label, fmt(va, metric), fmt(vb, metric), _delta(va, vb, metric)])
+        blocks.append(table)
     groups: dict[str, list[list[str]]] = {"improved": [], "regressed": [], "mixed": []}
     for record in b:
         earlier = by_id.get(record["id"])
@@ -115,6 +125,20 @@ def compare_runs(run_a: Path, run_b: Path, systems: list[str] | None = None) -> 
     ]
     if summary_a["config"]["questions"]["sha256"] != summary_b["config"]["questions"]["sha256"]:
         blocks.append(Paragraph("**Note:** the question sets differ; only questions with the same id are compared."))
+    elif summary_a["config"]["questions"].get("selected") != summary_b["config"]["questions"].get("selected"):
+        blocks.append(
+            Paragraph(
+                "**Note:** the runs asked different selections of the questions (--ids/--limit); summary "
+                "metrics are over different questions, per-question changes only over those in both."
+            )
+        )
+    for run, mine, other in (("A", summary_a, summary_b), ("B", summary_b, summary_a)):
+        only = [s for s in mine["systems"] if s not in other["systems"]]
+        if only:
+            blocks.append(Paragraph(f"Only in {run} (not compared): {', '.join(only)}."))
+    missing = [s for s in systems or [] if s not in common]
+    if missing:
+        blocks.append(Paragraph(f"Not in both runs, so not compared: {', '.join(missing)}."))
     if not chosen:
         blocks.append(Paragraph("The runs have no system in common."))
     for system in chosen:

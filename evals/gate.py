@@ -1,5 +1,8 @@
 """The regression gate: a run's figures for ``ours`` against the minimums in ``evals/thresholds.json``.
 
+Other systems (baselines, ``ours-llm``) are not gated on minimums and may be missing. One rule
+holds for every system with generated answers: each sentence shown carries a verified citation.
+
 How the minimums are set (``kb eval thresholds RUN --write``): each measured rate minus a
 margin of 0.03, or minus one question's worth (1 / the metric's denominator) when that is
 larger, floored to 3 decimals. So a single flipped question out of the 15 unanswerable ones
@@ -95,8 +98,15 @@ def check_gate(summary: dict[str, Any], thresholds: dict[str, Any]) -> tuple[lis
             failures.append(f"{metric}: no value in this run, minimum {minimum:.3f}{when_set}")
         elif value < minimum:
             failures.append(f"{metric}: {value:.3f} < minimum {minimum:.3f}{when_set}")
+    for name, system_summary in summary.get("systems", {}).items():
+        # The promise of generated answers is gated whenever a run has them, with no threshold to set.
+        broken = (system_summary.get("generation") or {}).get("uncited_shown")
+        if broken:
+            failures.append(f"{name}: shown sentences without a verified citation in {', '.join(broken)}")
     warnings = []
     source, cfg = thresholds.get("from_run", {}), summary.get("config", {})
+    if cfg.get("questions", {}).get("selected"):
+        warnings.append("the run used a selection of the questions (--ids/--limit); the thresholds are for all")
     if source.get("questions_sha256") and source["questions_sha256"] != cfg.get("questions", {}).get("sha256"):
         warnings.append("the question set differs from the one the thresholds were set on")
     if source.get("model_id") and source["model_id"] != cfg.get("model_id"):

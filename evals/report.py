@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from evals.document import Block, Heading, Image, Paragraph, Preformatted, Table, to_html, to_markdown
+from evals.generation import dropped_examples
+from evals.llm_setup import LLM_SYSTEM
 from evals.questions import TYPES
 from evals.rundir import load_results, load_summary
 
@@ -39,6 +41,43 @@ GROUP_COLUMNS = (
 )
 WORST_N = 10
 SNIPPET = 220
+DROPPED_SHOWN = 6
+GENERATION_LABELS = {
+    "n": "answers",
+    "share_llm": "generated answer shown",
+    "share_llm_not_found": "model: not in the sources (abstained)",
+    "share_fallback": "fell back to the extractive answer",
+    "n_fallback_unavailable": "… because the model did not answer (count)",
+    "n_fallback_unsupported": "… because too little was verified (count)",
+    "share_abstained": "abstained (any mode)",
+    "sentences_per_draft": "generated sentences per draft",
+    "sentences_per_answer": "sentences shown per generated answer",
+    "n_sentences": "generated sentences (all drafts)",
+    "n_kept": "kept (supported or attached)",
+    "n_dropped": "dropped",
+    "kept_share": "kept ÷ generated",
+    "n_shown": "sentences shown",
+    "shown_with_citation": "shown sentences with ≥ 1 verified citation",
+    "n_condensed": "follow-ups rewritten by the model",
+    "latency_p50_ms": "latency p50 (ms)",
+    "latency_p95_ms": "latency p95 (ms)",
+    "condense_p50_ms": "rewriting a follow-up p50 (ms)",
+    "first_token_p50_ms": "first token p50 (ms)",
+    "generate_p50_ms": "whole generation p50 (ms)",
+    "verify_p50_ms": "verification p50 (ms)",
+}
+LLM_NOTE = " `ours-llm` is `ours` with a language model writing the answer; see *Generated answers*."
+GENERATION_EXPLANATION = (
+    "`ours-llm` is `ours` (same store, same retriever instance) with a language model: it gets the question and "
+    "the top passages as numbered sources, and every sentence it writes is checked against the source(s) it "
+    "cites. Kept sentences (status `supported`, or `attached` when an uncited sentence is clearly backed by one "
+    "source) are shown with citations; dropped ones (`unsupported`, `bad-reference`, `uncited`) are left out "
+    "and reported. When the model does not answer, or too little is verified, the extractive answer of `ours` "
+    "is shown instead (fallback). A *draft* is a generated answer that was verified. ‘Shown sentences with ≥ 1 "
+    "verified citation’ is computed from the records (a sentence's number must be one of its answer's "
+    "citations): it is the product's promise and must be 1.000. Retrieval metrics of `ours-llm` equal those of "
+    "`ours` except for follow-ups the model rewrote into a standalone question."
+)
 
 EXPLANATION = (
     "**How to read this.** A retrieved passage ‘contains the support’ when it holds one of the question's "
@@ -53,8 +92,8 @@ EXPLANATION = (
     "all abstentions, recall = abstentions on unanswerable / all unanswerable. Ratio columns are ours ÷ baseline "
     "(for latency, lower is better). `bm25` and `dense` are our retriever with one signal, same chunks; "
     "`llamaindex` is llama-index's default SentenceSplitter + VectorStoreIndex over the plain .txt files. "
-    "**All four systems use the same extractive answerer** (ours, same IDF statistics): llama-index's nodes are "
-    "converted to `Passage` objects and answered by it, so answer metrics compare retrieval and chunking. "
+    "**`ours` and the three baselines use the same extractive answerer** (ours, same IDF statistics): llama-index's "
+    "nodes are converted to `Passage` objects and answered by it, so answer metrics compare retrieval and chunking. "
     "Follow-up questions: every system prepends the last two history turns when `kb.text.is_follow_up` "
     "says the question leans on them, as ours does. Caveat: the answerer's abstention model uses the dense "
     "similarity of the passages; `bm25` passages have none, which the answerer treats as neutral evidence, so "
@@ -80,15 +119,18 @@ def ratio(ours: Any, baseline: Any) -> str:
 
 
 def summary_table(summary: dict[str, Any]) -> Table:
-    """Every summary metric for every system, with ours ÷ each baseline."""
+    """Every summary metric for every system side by side, with ours ÷ each baseline (and ours-llm ÷ ours)."""
     systems = list(summary["systems"])
-    baselines = [s for s in systems if s != "ours"] if "ours" in systems else []
-    headers = ["metric", *systems, *(f"ours ÷ {b}" for b in baselines)]
+    baselines = [s for s in systems if s not in ("ours", LLM_SYSTEM)] if "ours" in systems else []
+    pairs = [("ours", b) for b in baselines]
+    if "ours" in systems and LLM_SYSTEM in systems:
+        pairs.append((LLM_SYSTEM, "ours"))
+    headers = ["metric", *systems, *(f"{a} ÷ {b}" for a, b in pairs)]
     table = Table(headers, numeric=set(range(1, len(headers))))
     for metric, label in LABELS.items():
         values = {s: summary["systems"][s]["overall"].get(metric) for s in systems}
         row = [label, *(fmt(values[s], metric) for s in systems)]
-        row += [ratio(values["ours"], values[b]) for b in baselines]
+        row += [ratio(values[a], values[b]) for a, b in pairs]
         table.rows.append(row)
     return table
 
@@ -184,6 +226,77 @@ def abstention_blocks(records: list[dict[str, Any]], system: str = "ours") -> li
     ]
 
 
+def generation_table(summary: dict[str, Any]) -> Table:
+    """The generation metrics of every system a language model took part in, side by side."""
+    systems = [name for name, s in summary["systems"].items() if s.get("generation")]
+    table = Table(["metric", *systems], numeric=set(range(1, len(systems) + 1)))
+    for metric, label in GENERATION_LABELS.items():
+        table.rows.append([label, *(fmt(summary["systems"][s]["generation"].get(metric), metric) for s in systems)])
+    statuses = sorted({st for s in systems for st in summary["systems"][s]["generation"]["dropped_by_status"]})
+    for status in statuses:
+        counts = [summary["systems"][s]["generation"]["dropped_by_status"].get(status, 0) for s in systems]
+        table.rows.append([f"dropped as `{status}`", *(str(c) for c in counts)])
+    return table
+
+
+def _yes_no(value: Any) -> str:
+    return "–" if value is None else "yes" if value else "no"
+
+
+def rewritten_blocks(system: str, mine: list[dict[str, Any]], ours: list[dict[str, Any]]) -> list[Block]:
+    """Follow-ups the model rewrote before retrieval: what it made of them, and what that did to hit@5."""
+    rewritten = [r for r in mine if r.get("standalone_question")]
+    if not rewritten:
+        return []
+    by_id = {r["id"]: r for r in ours}
+    table = Table(["id", "follow-up", "rewritten as", "hit@5 ours → " + system])
+    for record in rewritten:
+        before = by_id.get(record["id"], {}).get("metrics", {}).get("hit@5")
+        after = record["metrics"].get("hit@5")
+        change = "–" if after is None else f"{_yes_no(before)} → {_yes_no(after)}"
+        table.rows.append(
+            [record["id"], _snippet(record["question"], 120), _snippet(record["standalone_question"], 160), change]
+        )
+    return [Paragraph(f"**{system}, follow-ups rewritten by the model ({len(rewritten)}):**"), table]
+
+
+def generation_blocks(summary: dict[str, Any], records: list[dict[str, Any]]) -> list[Block]:
+    """The *Generated answers* section: metrics, the citation promise, fallbacks, dropped sentences."""
+    systems = [name for name, s in summary["systems"].items() if s.get("generation")]
+    if not systems:
+        return []
+    blocks: list[Block] = [Heading("Generated answers"), Paragraph(GENERATION_EXPLANATION), generation_table(summary)]
+    for system in systems:
+        g = summary["systems"][system]["generation"]
+        mine = [r for r in records if r["system"] == system]
+        if g["uncited_shown"]:
+            blocks.append(
+                Paragraph(
+                    f"**{system}: shown sentences without a verified citation in "
+                    f"{', '.join(g['uncited_shown'])}.** This breaks the product's promise; it is a bug."
+                )
+            )
+        fallbacks = [r["id"] for r in mine if r.get("mode") == "llm-fallback"]
+        blocks.append(Paragraph(f"**{system}, fell back ({len(fallbacks)}):** {', '.join(fallbacks) or 'none'}"))
+        blocks += rewritten_blocks(system, mine, [r for r in records if r["system"] == "ours"])
+        examples = dropped_examples(mine, DROPPED_SHOWN)
+        if examples:
+            blocks.append(Paragraph(f"**{system}, examples of dropped sentences:**"))
+            table = Table(["id", "question", "status", "reason", "dropped sentence"])
+            for record, claim in examples:
+                table.rows.append(
+                    [
+                        record["id"],
+                        _snippet(record["question"], 120),
+                        claim["status"],
+                        claim.get("reason", ""),
+                        _snippet(claim["text"], 200),
+                    ]
+                )
+            blocks.append(table)
+    return blocks
+
+
 def plot_topic_hit5(summary: dict[str, Any], path: Path) -> Path:
     """Grouped bars: hit@5 per topic (answerable topics), one bar per system."""
     import matplotlib
@@ -235,6 +348,50 @@ def plot_latency(records: list[dict[str, Any]], systems: list[str], path: Path) 
     return path
 
 
+def _llm_rows(llm: dict[str, Any] | None) -> list[tuple[str, str]]:
+    if not llm:
+        return []
+    where = f" at {llm['base_url']}" if llm.get("base_url") else ""
+    return [
+        (
+            f"language model ({LLM_SYSTEM})",
+            f"{llm['backend']} {llm['model']}{where} via {llm['client']} ({llm['origin']}); "
+            f"max tokens {llm['max_tokens']}, sources {llm['sources']}, "
+            f"timeout {llm['timeout_s']} s, retries {llm['retries']}",
+        )
+    ]
+
+
+def _selection(questions: dict[str, Any]) -> str:
+    selected = questions.get("selected") or {}
+    parts = []
+    if selected.get("ids"):
+        parts.append(f"only {', '.join(selected['ids'])}")
+    if selected.get("limit") is not None:
+        parts.append(f"a sample of at most {selected['limit']}, stratified by type")
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
+def reproduce_command(summary: dict[str, Any], run_dir: Path) -> str:
+    """The command lines that repeat this run (same systems, question selection and model source) and compare."""
+    cfg = summary["config"]
+    selected = cfg["questions"].get("selected") or {}
+    llm = cfg.get("llm") or {}
+    options = [f"--systems {','.join(summary['systems'])}"]
+    if selected.get("ids"):
+        options.append(f"--ids {','.join(selected['ids'])}")
+    if selected.get("limit") is not None:
+        options.append(f"--limit {selected['limit']}")
+    if llm.get("origin") == "local":
+        options.append("--local-llm")
+    lines = (
+        ["# with the same KB_LLM... settings (see 'language model' below)"] if llm.get("origin") == "settings" else []
+    )
+    lines.append(f"kb eval run {cfg['questions']['path']} --out DIR {' '.join(options)}")
+    lines.append(f"kb eval compare {run_dir} DIR   # same answers digests = identical answers")
+    return "\n".join(lines)
+
+
 def run_info(summary: dict[str, Any]) -> Table:
     cfg = summary["config"]
     table = Table(["setting", "value"])
@@ -247,13 +404,15 @@ def run_info(summary: dict[str, Any]) -> Table:
         ("k (passages per question)", str(cfg["k"])),
         (
             "questions",
-            f"{cfg['questions']['path']} — {cfg['questions']['n']} questions, sha256 {cfg['questions']['sha256']}",
+            f"{cfg['questions']['path']} — {cfg['questions']['n']} questions{_selection(cfg['questions'])}, "
+            f"sha256 {cfg['questions']['sha256']}",
         ),
         (
             "index",
             f"{'fresh, ingest ' + str(index.get('ingest_seconds')) + ' s' if index['fresh'] else index['data_dir']}",
         ),
         ("documents", ", ".join(f"{d['doc_id']} ({d['chunks']})" for d in index["documents"])),
+        *_llm_rows(cfg.get("llm")),
         ("versions", ", ".join(f"{k} {v}" for k, v in cfg["versions"].items())),
         ("started", cfg["started_at"]),
         ("run time", f"{summary['run_seconds']} s"),
@@ -275,10 +434,13 @@ def build_report(run_dir: Path) -> list[Block]:
     topics = list(s[main]["by_topic"])
     blocks: list[Block] = [
         Heading("CoP Kennisbank — evaluation report", 1),
-        Paragraph(f"Systems: {', '.join(systems)}. {summary['config']['questions']['n']} questions."),
+        Paragraph(
+            f"Systems: {', '.join(systems)}. {summary['config']['questions']['n']} questions"
+            f"{_selection(summary['config']['questions'])}."
+        ),
         Heading("Summary"),
         summary_table(summary),
-        Paragraph(EXPLANATION),
+        Paragraph(EXPLANATION + (LLM_NOTE if LLM_SYSTEM in systems else "")),
         Heading(f"Per question type — {main}"),
         group_table(s[main]["by_type"], types, "type"),
         Heading("Per question type — all systems (hit@5 / key-fact recall)"),
@@ -287,6 +449,7 @@ def build_report(run_dir: Path) -> list[Block]:
         group_table(s[main]["by_topic"], topics, "topic"),
         Heading("Per topic — all systems (hit@5 / key-fact recall)"),
         cross_table(summary, "by_topic", topics, "topic"),
+        *generation_blocks(summary, records),
         Heading("Plots"),
         Image(plot_topic_hit5(summary, run_dir / "hit5_by_topic.png"), "hit@5 per topic and system"),
         Image(plot_latency(records, systems, run_dir / "latency.png"), "latency distribution per system"),
@@ -298,10 +461,7 @@ def build_report(run_dir: Path) -> list[Block]:
         Heading("Run"),
         run_info(summary),
         Paragraph("Reproduce:"),
-        Preformatted(
-            f"kb eval run {summary['config']['questions']['path']} --out DIR --systems {','.join(systems)}\n"
-            f"kb eval compare {run_dir} DIR   # same answers digests = identical answers"
-        ),
+        Preformatted(reproduce_command(summary, run_dir)),
     ]
     return blocks
 

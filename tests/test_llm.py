@@ -61,6 +61,13 @@ def test_not_found_sentence_and_condense_cleanup():
     )
     assert clean_condensed("   \n", "En de MAP?") is None
     assert clean_condensed("x" * 900, "En de MAP?") is None
+    # regression: the tiny model echoed the prompt's first line and it was taken as the question
+    echo = "Hieronder staan eerdere vragen uit een gesprek en een vervolgvraag."
+    assert clean_condensed(echo, "En hoeveel uur?", ["Wat is de MAP?"]) is None
+    assert clean_condensed("Wat is de hoofdstad van Frankrijk?", "En hoeveel uur?", ["Wat is de MAP?"]) is None
+    assert (
+        clean_condensed("Hoeveel uur telt de MAP?", "En hoeveel uur?", ["Wat is de MAP?"]) == "Hoeveel uur telt de MAP?"
+    )
 
 
 def test_llm_settings_are_checked():

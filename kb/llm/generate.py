@@ -22,7 +22,7 @@ from kb.llm.claims import DraftSentence, split_draft
 from kb.llm.prompts import CONDENSE_TEMPLATE, answer_messages, history_block, says_not_found
 from kb.llm.verify import CitationVerifier, Support
 from kb.records import Citation, Claim, Passage
-from kb.text import normalize_whitespace
+from kb.text import fold, normalize_whitespace, tokenize
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ class GenerativeAnswerer:
             )
         except LLMUnavailable:
             return None
-        return clean_condensed(raw, question)
+        return clean_condensed(raw, question, history)
 
     # -- answers -------------------------------------------------------------------
     def answer(
@@ -233,8 +233,10 @@ class GenerativeAnswerer:
         return Drafted(" ".join(parts), citations, False, confidence, "llm", notice, final)
 
 
-def clean_condensed(raw: str, question: str) -> str | None:
-    """The first line of the model's rewrite, if it looks like a question of sensible length."""
+def clean_condensed(raw: str, question: str, history: list[str] | tuple[str, ...] = ()) -> str | None:
+    """The first line of the model's rewrite, if it looks like a standalone version of this
+    follow-up: sensible length, not an echo of the instructions, and about the same subject
+    (it shares a content word with the question or the earlier questions)."""
     lines = [normalize_whitespace(line) for line in (raw or "").splitlines()]
     text = next((line for line in lines if line), "")
     for prefix in ("zelfstandige vraag:", "vraag:", "herschreven vraag:"):
@@ -243,6 +245,14 @@ def clean_condensed(raw: str, question: str) -> str | None:
     text = text.strip(" \"'“”‘’")
     if not 3 <= len(text) <= max(300, 3 * len(question)) or not any(ch.isalpha() for ch in text):
         return None
-    if says_not_found(text):
+    folded = fold(text)
+    if says_not_found(text) or "vervolgvraag" in folded or "eerdere vragen" in folded:
+        return None  # an echo of the prompt, not a question
+    if any(
+        folded.rstrip(".:?") == fold(line).rstrip(".:?") for line in CONDENSE_TEMPLATE.template.splitlines() if line
+    ):
+        return None
+    context = set(tokenize(" ".join([question, *history])))
+    if not set(tokenize(text)) & context:
         return None
     return text
