@@ -165,6 +165,7 @@ def test_mostly_invented_answer_falls_back_to_the_extractive_one(sample_kb):
     assert answer.mode == "llm-fallback" and answer.notice == NOTICE_UNSUPPORTED
     assert answer.text == extractive.text and answer.citations == extractive.citations
     assert len(answer.claims) == 3 and not any(c.kept for c in answer.claims)
+    assert all(not c.citations for c in answer.claims)  # nothing of the model's is shown
 
 
 @pytest.mark.slow

@@ -143,7 +143,10 @@ class GenerativeAnswerer:
         return drafted
 
     def _fallback(self, extractive: Drafted, notice: str, claims: list[Claim]) -> Drafted:
-        extractive.mode, extractive.notice, extractive.claims = "llm-fallback", notice, claims
+        """The extractive answer, with what the model wrote kept for the record: none of its
+        sentences is shown, so none points at one of the answer's citations."""
+        shown_none = [Claim(c.text, c.cited, (), c.status, c.support, c.reason) for c in claims]
+        extractive.mode, extractive.notice, extractive.claims = "llm-fallback", notice, shown_none
         return extractive
 
     def verify(
@@ -154,7 +157,10 @@ class GenerativeAnswerer:
         claims: list[Claim] = []
         supports: list[dict[int, Support]] = []
         everything = list(range(len(sources)))
+        headings = tuple(f"{p.title} — " for p in sources if p.title)
         for draft in (d for d in drafts if d.has_content):
+            if draft.text.startswith(headings):  # the model echoed a source's heading line
+                continue
             status, verified = self._check(draft, sources, everything)
             best = max((s.probability for s in verified.values()), default=0.0)
             if not verified:
