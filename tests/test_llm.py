@@ -68,6 +68,7 @@ def test_not_found_sentence_and_condense_cleanup():
     assert (
         clean_condensed("Hoeveel uur telt de MAP?", "En hoeveel uur?", ["Wat is de MAP?"]) == "Hoeveel uur telt de MAP?"
     )
+    assert clean_condensed("- Wat is de MAP?", "En hoeveel uur?", ["Wat is de MAP?"]) is None  # echoed history
 
 
 def test_llm_settings_are_checked():

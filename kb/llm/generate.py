@@ -10,6 +10,7 @@ unreachable, the extractive answer is shown with a note saying so.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -248,15 +249,14 @@ def clean_condensed(raw: str, question: str, history: list[str] | tuple[str, ...
     for prefix in ("zelfstandige vraag:", "vraag:", "herschreven vraag:"):
         if text.lower().startswith(prefix):
             text = text[len(prefix) :].strip()
-    text = text.strip(" \"'“”‘’")
+    text = re.sub(r"^(?:[-*•]|\d+[.)])\s+", "", text).strip(" \"'“”‘’")
     if not 3 <= len(text) <= max(300, 3 * len(question)) or not any(ch.isalpha() for ch in text):
         return None
     folded = fold(text)
     if says_not_found(text) or "vervolgvraag" in folded or "eerdere vragen" in folded:
         return None  # an echo of the prompt, not a question
-    if any(
-        folded.rstrip(".:?") == fold(line).rstrip(".:?") for line in CONDENSE_TEMPLATE.template.splitlines() if line
-    ):
+    echoes = [*CONDENSE_TEMPLATE.template.splitlines(), *history]  # the prompt, or an earlier question
+    if any(folded.rstrip(".:?! ") == fold(line).lstrip("- ").rstrip(".:?! ") for line in echoes if line):
         return None
     context = set(tokenize(" ".join([question, *history])))
     if not set(tokenize(text)) & context:
