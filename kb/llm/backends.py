@@ -69,15 +69,20 @@ def load_llm(settings: Settings) -> LLM | None:
     )
 
 
-_RETRYABLE = ("Connection", "Timeout", "InternalServer", "ServiceUnavailable", "RateLimit", "RemoteProtocol")
+# Not time-outs: the server may still be working on the abandoned request, and a retry would
+# multiply the wait; after a time-out the user gets the extractive answer at once.
+_RETRYABLE = ("Connection", "InternalServer", "ServiceUnavailable", "RateLimit", "RemoteProtocol")
 
 
 def is_retryable(exc: BaseException) -> bool:
-    """Connection trouble, time-outs, 5xx and rate limits are worth another try; a 4xx is not.
+    """Connection trouble, 5xx and rate limits are worth another try; a 4xx or a time-out is not.
 
     Matched by class name so that the OpenAI, httpx and Ollama clients' own types all count.
     """
-    return any(any(part in cls.__name__ for part in _RETRYABLE) for cls in type(exc).__mro__)
+    names = [cls.__name__ for cls in type(exc).__mro__]
+    if any("Timeout" in name for name in names):  # openai's APITimeoutError is an APIConnectionError
+        return False
+    return any(part in name for part in _RETRYABLE for name in names)
 
 
 def describe(settings: Settings) -> str:
@@ -87,7 +92,9 @@ def describe(settings: Settings) -> str:
         return "Antwoorden: letterlijke citaten uit de bronnen (geen taalmodel; KB_LLM=off)."
     url = settings.llm_base_url or OLLAMA_DEFAULT_URL
     host = urlparse(url).hostname or ""
-    line = f"Antwoorden: geschreven door taalmodel '{settings.llm_model}' via {urlparse(url).netloc}, gecontroleerd op de bronnen."
+    port = urlparse(url).port
+    where = f"{host}:{port}" if port else host  # never the user:password part of the URL
+    line = f"Antwoorden: geschreven door taalmodel '{settings.llm_model}' via {where}, gecontroleerd op de bronnen."
     try:
         local = ipaddress.ip_address(host).is_loopback
     except ValueError:

@@ -205,7 +205,7 @@ class GenerativeAnswerer:
         verified: dict[int, Support] = {}
         for index in cited:
             alone = self.verifier.support(draft.text, sources, [index])
-            if index == together.source or self.verifier.supported(alone) or alone.lexical >= 0.5:
+            if alone.rules_ok and (index == together.source or self.verifier.supported(alone) or alone.lexical >= 0.5):
                 verified[index] = alone
         return "supported", verified
 

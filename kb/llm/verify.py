@@ -55,16 +55,19 @@ ACTORS = {
     "regievoerder": "regievoerder", "regievoerders": "regievoerder",
 }  # fmt: skip
 NEGATIONS = {"niet", "geen", "nooit", "niemand", "niets", "nergens", "zonder", "not", "no", "never"}
+_COMPOUND_BASES = ("tien", "tig", "honderd", "duizend", "miljoen")
 _DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
 _WORD = re.compile(r"[a-z]+")
 
 
-def numbers_in(text: str) -> set[float]:
+def numbers_in(text: str) -> set[float | str]:
     """The quantities a text states: digit groups ("1.200", "2,5") and Dutch number words."""
     found: set[float] = set()
     for raw in _DIGITS.findall(text):
-        if re.fullmatch(r"\d{1,3}(\.\d{3})+", raw):  # 1.200 = twelve hundred
-            found.add(float(raw.replace(".", "")))
+        if re.fullmatch(r"\d{1,3}(\.\d{3})+(,\d+)?", raw):  # 1.200 = twelve hundred; € 1.250,50
+            found.add(float(raw.replace(".", "").replace(",", ".")))
+        elif raw.count(".") >= 2 or raw.count(",") >= 2:  # a date (12.5.2022) or a list: compare literally
+            found.add(raw)  # type: ignore[arg-type]
         else:
             try:
                 found.add(float(raw.replace(",", ".")))
@@ -73,6 +76,8 @@ def numbers_in(text: str) -> set[float]:
     for word in _WORD.findall(fold(text)):
         if word in NUMBER_WORDS:
             found.add(float(NUMBER_WORDS[word]))
+        elif len(word) > 7 and any(base in word for base in _COMPOUND_BASES):
+            found.add(word)  # type: ignore[arg-type] - "vijfentwintig", "zeshonderd": compare literally
     return found
 
 
