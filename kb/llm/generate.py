@@ -162,44 +162,42 @@ class GenerativeAnswerer:
         for draft in (d for d in drafts if d.has_content):
             if draft.text.startswith(headings):  # the model echoed a source's heading line
                 continue
-            status, verified = self._check(draft, sources, everything)
-            best = max((s.probability for s in verified.values()), default=0.0)
-            if not verified:
-                best = self._best_effort(draft, sources, everything)
+            status, verified, probability = self._check(draft, sources, everything)
             reason = REASONS.get(status, "")
             claim_status = "unsupported" if status in ("numbers", "actors") else status
-            claims.append(Claim(draft.text, draft.cited, tuple(i + 1 for i in verified), claim_status, best, reason))
+            claims.append(
+                Claim(draft.text, draft.cited, tuple(i + 1 for i in verified), claim_status, probability, reason)
+            )
             supports.append(verified)
         return claims, supports
 
-    def _best_effort(self, draft: DraftSentence, sources: list[Passage], everything: list[int]) -> float:
-        valid = [n - 1 for n in draft.cited if 1 <= n <= len(sources)]
-        return self.verifier.support(draft.text, sources, valid or everything, self.verifier.threshold()).probability
-
     def _check(
         self, draft: DraftSentence, sources: list[Passage], everything: list[int]
-    ) -> tuple[str, dict[int, Support]]:
+    ) -> tuple[str, dict[int, Support], float]:
+        """(status, verified source index → support, support probability) for one sentence."""
+        bar = self.verifier.threshold()
         if any(not 1 <= n <= len(sources) for n in draft.cited):
-            return "bad-reference", {}
+            valid = [n - 1 for n in draft.cited if 1 <= n <= len(sources)]
+            return "bad-reference", {}, self.verifier.support(draft.text, sources, valid or everything, bar).probability
         if not draft.cited:
             # No marker: keep it only if one source clearly says it, and cite that source.
-            bar = self.verifier.threshold(attaching=True)
-            candidates = [(self.verifier.support(draft.text, sources, [i], bar), i) for i in everything]
+            attach = self.verifier.threshold(attaching=True)
+            candidates = [(self.verifier.support(draft.text, sources, [i], attach), i) for i in everything]
             good = [(s, i) for s, i in candidates if self.verifier.supported(s, attaching=True)]
             if good:
                 support, index = max(good, key=lambda pair: pair[0].probability)
-                return "attached", {index: support}
-            return "uncited", {}
+                return "attached", {index: support}, support.probability
+            return "uncited", {}, max(s.probability for s, _i in candidates)
         cited = [n - 1 for n in draft.cited]
-        together = self.verifier.support(draft.text, sources, cited, self.verifier.threshold())
+        together = self.verifier.support(draft.text, sources, cited, bar)
         if not together.numbers_ok:
-            return "numbers", {}
+            return "numbers", {}, together.probability
         if not together.actors_ok:
-            return "actors", {}
+            return "actors", {}, together.probability
         if not self.verifier.supported(together):
-            return "unsupported", {}
+            return "unsupported", {}, together.probability
         if len(cited) == 1:
-            return "supported", {cited[0]: together}
+            return "supported", {cited[0]: together}, together.probability
         # Several sources: keep the ones that carry part of the sentence (the best quote's
         # source always; others if they back it alone or share its content words).
         verified: dict[int, Support] = {}
@@ -207,7 +205,7 @@ class GenerativeAnswerer:
             alone = self.verifier.support(draft.text, sources, [index])
             if alone.rules_ok and (index == together.source or self.verifier.supported(alone) or alone.lexical >= 0.5):
                 verified[index] = alone
-        return "supported", verified
+        return "supported", verified, together.probability
 
     def _compose(
         self, claims: list[Claim], supports: list[dict[int, Support]], sources: list[Passage], dropped: int
