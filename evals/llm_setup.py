@@ -17,8 +17,6 @@ from urllib.parse import urlsplit, urlunsplit
 from kb.config import Settings
 
 LLM_SYSTEM = "ours-llm"
-LOCAL_MAX_TOKENS = 200  # the tiny local model babbles; short answers keep a run affordable
-LOCAL_SOURCES = 3
 LLM_FIELDS = ("llm", "llm_base_url", "llm_model", "llm_timeout", "llm_retries", "llm_max_tokens", "llm_sources")
 
 
@@ -74,16 +72,9 @@ def llm_from_settings(settings: Settings) -> EvalLLM | None:
 def local_llm(settings: Settings, log: Callable[[str], None] = lambda _m: None) -> Iterator[EvalLLM]:
     """Start the bundled small model (``kb.llm.local``) for the duration of the block."""
     from kb.llm.backends import load_llm
-    from kb.llm.local import MODEL_ALIAS, local_model_server
+    from kb.llm.local import MODEL_ALIAS, local_model_server, local_settings
 
     log(f"Lokaal taalmodel {MODEL_ALIAS} starten ...")
     with local_model_server() as base_url:
-        local = settings.with_(
-            llm="openai-compatible",
-            llm_base_url=base_url,
-            llm_model=MODEL_ALIAS,
-            llm_api_key="",  # a key meant for another server is not sent to this one
-            llm_max_tokens=LOCAL_MAX_TOKENS,
-            llm_sources=LOCAL_SOURCES,
-        )
+        local = local_settings(settings, base_url)
         yield EvalLLM(load_llm(local), local, origin="local")

@@ -71,13 +71,10 @@ def main(
         level=getattr(logging, settings.log_level, logging.WARNING), format="%(levelname)s %(name)s: %(message)s"
     )
     if local_llm:
-        from kb.llm.local import MODEL_ALIAS, local_model_server
+        from kb.llm.local import local_model_server, local_settings
 
         click.echo("Lokaal taalmodel starten …", err=True)
-        base_url = ctx.with_resource(local_model_server())
-        settings = settings.with_(
-            llm="openai-compatible", llm_base_url=base_url, llm_model=MODEL_ALIAS, llm_max_tokens=200, llm_sources=3
-        )
+        settings = local_settings(settings, ctx.with_resource(local_model_server()))
     ctx.obj = {"settings": settings}
 
 

