@@ -26,8 +26,8 @@ from kb.records import Answer, Passage
 from kb.retrieve import HybridRetriever
 from kb.service import KnowledgeBase
 
-SYSTEMS = ("ours", "bm25", "dense", "llamaindex")  # the default run, no language model needed
-KNOWN_SYSTEMS = ("ours", LLM_SYSTEM, "bm25", "dense", "llamaindex")
+SYSTEMS = ("ours", "bm25", "dense", "rrf", "llamaindex")  # the default run, no language model needed
+KNOWN_SYSTEMS = ("ours", LLM_SYSTEM, "bm25", "dense", "rrf", "llamaindex")
 NO_LLM = (
     "Het systeem ours-llm heeft een taalmodel nodig: zet KB_LLM, KB_LLM_MODEL en KB_LLM_BASE_URL, "
     "of gebruik --local-llm."
@@ -51,6 +51,13 @@ def with_retrieval_mode(kb: KnowledgeBase, mode: str) -> KnowledgeBase:
     return KnowledgeBase(kb.settings, kb.embed_model, kb.store, retriever=retriever, answer_config=kb.answerer.config)
 
 
+def with_plain_rrf(kb: KnowledgeBase) -> KnowledgeBase:
+    """The textbook hybrid: BM25 and e5 rankings fused by reciprocal rank with equal weights, none
+    of our additions (compounds, lexicon, per-document cap); same chunks and answerer."""
+    retriever = HybridRetriever(kb.store, kb.embed_model, fusion="rrf", plain=True)
+    return KnowledgeBase(kb.settings, kb.embed_model, kb.store, retriever=retriever, answer_config=kb.answerer.config)
+
+
 def with_llm(kb: KnowledgeBase, llm: EvalLLM) -> KnowledgeBase:
     """The same knowledge base (store, retriever, answerer settings) with a language model writing answers."""
     return KnowledgeBase(
@@ -63,7 +70,7 @@ def with_llm(kb: KnowledgeBase, llm: EvalLLM) -> KnowledgeBase:
     )
 
 
-def corpus_documents(corpus_dir: Path) -> tuple[list[Any], dict[str, dict[str, Any]]]:
+def corpus_documents(corpus_dirs: Path | Sequence[Path]) -> tuple[list[Any], dict[str, dict[str, Any]]]:
     """The corpus ``.txt`` files as plain llama-index ``Document``s (metadata: ``doc_id`` only).
 
     Returns the documents and, per doc id, the sidecar metadata (title, publisher, date, kind)
@@ -73,7 +80,8 @@ def corpus_documents(corpus_dir: Path) -> tuple[list[Any], dict[str, dict[str, A
     from llama_index.core import Document
 
     documents, labels = [], {}
-    for path in sorted(corpus_dir.glob("*.txt")):
+    folders = [corpus_dirs] if isinstance(corpus_dirs, Path) else list(corpus_dirs)
+    for path in sorted(p for folder in folders for p in folder.glob("*.txt")):
         sidecar = path.with_suffix(".meta.yaml")
         meta = yaml.safe_load(sidecar.read_text(encoding="utf-8")) if sidecar.is_file() else {}
         doc_id = str(meta.get("id") or path.stem)
@@ -85,7 +93,7 @@ def corpus_documents(corpus_dir: Path) -> tuple[list[Any], dict[str, dict[str, A
 class LlamaIndexBaseline:
     """llama-index defaults for chunking and vector retrieval, answered by our extractive answerer."""
 
-    def __init__(self, kb: KnowledgeBase, corpus_dir: Path, top_k: int = 10) -> None:
+    def __init__(self, kb: KnowledgeBase, corpus_dir: Path | Sequence[Path], top_k: int = 10) -> None:
         from llama_index.core import VectorStoreIndex
         from llama_index.core.node_parser import SentenceSplitter
 
@@ -148,7 +156,7 @@ class LlamaIndexBaseline:
 def build_systems(
     names: Sequence[str],
     kb: KnowledgeBase,
-    corpus_dir: Path,
+    corpus_dir: Path | Sequence[Path],
     k: int = 10,
     log: Callable[[str], None] = lambda _m: None,
     llm: EvalLLM | None = None,
@@ -176,6 +184,9 @@ def build_systems(
         elif name in ("bm25", "dense"):
             systems[name] = with_retrieval_mode(kb, name)
             info[name] = {"retriever": f"HybridRetriever(mode='{name}')", "answerer": "ExtractiveAnswerer"}
+        elif name == "rrf":
+            systems[name] = with_plain_rrf(kb)
+            info[name] = {"retriever": "plain BM25 + e5, reciprocal-rank fusion (k=60, equal weights)"}
         elif name == "llamaindex":
             log("llama-index-baseline bouwen (SentenceSplitter + VectorStoreIndex, zelfde e5-model) ...")
             baseline = LlamaIndexBaseline(kb, corpus_dir, top_k=k)

@@ -51,6 +51,13 @@ QUESTIONS = [
     "Wat zijn de onderdelen van de Voorinburgering?",
     "Waarom is de afstand tot het azc belangrijk bij de scenariokeuze?",
 ]
+GROWTH = (REPO.parent / "shared" / "growth", REPO / "evals" / "growth")
+GROWTH_QUESTIONS = [
+    "Wat is nareis?",
+    "Wie helpt bij schulden in Heemskerk?",
+    "Welk taalniveau vraagt de taaleis in de bijstand?",
+    "Hoeveel statushouders moeten gemeenten huisvesten?",
+]
 GEMEENTEN = [
     "Amersfoort",
     "Apeldoorn",
@@ -137,12 +144,13 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-def query_latency(kb, rounds: int = 3) -> dict[str, float]:
-    for question in QUESTIONS:  # warm-up: caches, lazy indexes
+def query_latency(kb, rounds: int = 3, questions: list[str] | None = None) -> dict[str, float]:
+    questions = questions or QUESTIONS
+    for question in questions:  # warm-up: caches, lazy indexes
         kb.ask(question)
     timings = []
     for _ in range(rounds):
-        for question in QUESTIONS:
+        for question in questions:
             started = time.perf_counter()
             kb.ask(question)
             timings.append((time.perf_counter() - started) * 1000)
@@ -247,6 +255,22 @@ def run(n_docs: int, real_embeddings: bool) -> dict[str, Any]:
         results["sample"].update(query_latency(kb))
         results["sample"]["peak_rss_mb"] = peak_rss_mb()
         print(json.dumps({"sample": results["sample"]}, indent=2), flush=True)
+
+        growth = [g for g in GROWTH if g.is_dir()]
+        if growth:  # the real growth corpus, embedded for real: ingest per passage and warm latency
+            report = kb.ingest(growth)
+            added = sum(r.chunks for r in report.results if r.status == "added")
+            kb.retriever.refresh()
+            results["grown"] = {
+                "documents": len(kb.documents()),
+                "passages": kb.store.count(),
+                "ingest_s": report.seconds,
+                "passages_added": added,
+                "passages_per_s": added / report.seconds if report.seconds else 0.0,
+                **query_latency(kb, questions=QUESTIONS + GROWTH_QUESTIONS),
+                "peak_rss_mb": peak_rss_mb(),
+            }
+            print(json.dumps({"grown": results["grown"]}, indent=2), flush=True)
 
         load_dir = Path(tmp) / "load-docs"
         make_scaled_corpus(load_dir, 12, seed=3)

@@ -33,7 +33,7 @@ def _log(message: str) -> None:
 
 
 @eval_group.command("run")
-@click.argument("questions", type=click.Path(path_type=Path))
+@click.argument("questions", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
     "--out",
     "out_dir",
@@ -104,13 +104,29 @@ def _log(message: str) -> None:
     help="Passages per vraag (KB_EVAL_K).",
 )
 @click.option(
+    "--grow",
+    "grow",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Groeitest: stel dezelfde vragen nog eens met de documenten uit deze map naast het corpus "
+    "(herhaalbaar); het rapport zet beide naast elkaar.",
+)
+@click.option(
+    "--split",
+    type=click.Choice(["dev", "test", "all"]),
+    default="all",
+    show_default=True,
+    envvar="KB_EVAL_SPLIT",
+    help="Alleen de dev- of test-vragen uit evals/split.json (KB_EVAL_SPLIT). Afstemmen op dev, rapporteren op test.",
+)
+@click.option(
     "--keep-index",
     is_flag=True,
     envvar="KB_EVAL_KEEP_INDEX",
     help="De verse index in de uitvoermap laten staan (KB_EVAL_KEEP_INDEX).",
 )
 def run_command(
-    questions: Path,
+    questions: tuple[Path, ...],
     out_dir: Path,
     systems: str,
     data_dir: Path | None,
@@ -121,6 +137,8 @@ def run_command(
     use_local_llm: bool,
     limit: int | None,
     ids: str | None,
+    grow: tuple[Path, ...],
+    split: str,
 ) -> None:
     """Draai de vragen uit QUESTIONS door elk systeem; schrijft resultaten, samenvatting en rapport."""
     from evals.llm_setup import LLM_SYSTEM
@@ -135,7 +153,7 @@ def run_command(
         elif use_local_llm:
             _log(f"--local-llm wordt niet gebruikt: {LLM_SYSTEM} staat niet in --systems.")
         config = RunConfig(
-            questions_path=questions,
+            questions_path=tuple(questions),
             out_dir=out_dir,
             systems=choose_systems(requested, llm is not None),
             data_dir=data_dir,
@@ -146,6 +164,8 @@ def run_command(
             llm=llm,
             ids=tuple(_split(ids or "")),
             limit=limit,
+            split=None if split == "all" else split,
+            grow=tuple(grow),
         )
         summary = run_suite(config, log=_log)
     md, page = write_report(out_dir)
@@ -185,6 +205,29 @@ def _headline(summary: dict) -> str:
                 f"{'':<11} generated {fmt(g['share_llm'])}  fallback {fmt(g['share_fallback'])}  "
                 f"sentences kept {g['n_kept']}/{g['n_sentences']}  "
                 f"shown with a verified citation {fmt(g['shown_with_citation'])}"
+            )
+    if grown := summary.get("grown"):
+        lines.append(f"Gegroeid corpus ({len(grown['index']['documents'])} documenten):")
+        for name, s in grown["systems"].items():
+            o = s["overall"]
+            lines.append(
+                f"{name:<11} hit@5 {fmt(o['hit@5'])}  MRR {fmt(o['mrr'])}  key-facts {fmt(o['key_fact_recall'])}  "
+                f"abstention P/R {fmt(o['abstention_precision'])}/{fmt(o['abstention_recall'])}  "
+                f"p50 {fmt(o['latency_p50_ms'], '_ms')} ms"
+            )
+        for name, g in grown["growth"].items():
+            worst = min(
+                (
+                    (m, v["delta"])
+                    for m, v in g["metrics"]["overall"].items()
+                    if isinstance(v, dict) and v["delta"] is not None and m != "latency_p50_ms"
+                ),
+                key=lambda mv: mv[1],
+                default=("-", 0.0),
+            )
+            lines.append(
+                f"{name:<11} groei: grootste daling {worst[0]} {worst[1]:+.3f}; "
+                f"{len(g['answered_changed'])} beantwoorde vragen veranderd, {len(g['answered_now_abstain'])} nu onthouden"
             )
     return "\n".join(lines)
 

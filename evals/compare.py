@@ -141,12 +141,18 @@ def compare_runs(run_a: Path, run_b: Path, systems: list[str] | None = None) -> 
         blocks.append(Paragraph(f"Not in both runs, so not compared: {', '.join(missing)}."))
     if not chosen:
         blocks.append(Paragraph("The runs have no system in common."))
-    for system in chosen:
-        blocks += compare_system(
-            [r for r in results_a if r["system"] == system],
-            [r for r in results_b if r["system"] == system],
-            summary_a,
-            summary_b,
-            system,
-        )
+    phases = [("sample", summary_a, summary_b)]
+    if summary_a.get("grown") and summary_b.get("grown"):  # both runs have a grown-corpus phase: compare it too
+        phases.append(("grown", {**summary_a, **summary_a["grown"]}, {**summary_b, **summary_b["grown"]}))
+    for phase, phase_a, phase_b in phases:
+        if len(phases) > 1:
+            blocks.append(Heading(f"{'Sample' if phase == 'sample' else 'Grown'} corpus", 2))
+        for system in [s for s in chosen if s in phase_a["systems"] and s in phase_b["systems"]]:
+            blocks += compare_system(
+                [r for r in results_a if r["system"] == system and r.get("corpus", "sample") == phase],
+                [r for r in results_b if r["system"] == system and r.get("corpus", "sample") == phase],
+                phase_a,
+                phase_b,
+                system,
+            )
     return to_markdown(blocks)

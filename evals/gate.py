@@ -37,11 +37,7 @@ GATED: dict[str, str] = {
 }
 
 
-def derive_thresholds(summary: dict[str, Any], margin: float = DEFAULT_MARGIN, system: str = "ours") -> dict[str, Any]:
-    """Minimums from a run: measured value minus max(margin, 1/denominator), floored to 3 decimals."""
-    if system not in summary.get("systems", {}):
-        raise EvalError(f"De run bevat geen systeem '{system}'; draai kb eval run met --systems {system}.")
-    overall = summary["systems"][system]["overall"]
+def _minimums(overall: dict[str, Any], margin: float) -> tuple[dict[str, float], dict[str, float]]:
     minimums, measured = {}, {}
     for metric, denominator in GATED.items():
         value = overall.get(metric)
@@ -50,7 +46,27 @@ def derive_thresholds(summary: dict[str, Any], margin: float = DEFAULT_MARGIN, s
         slack = max(margin, 1 / max(overall.get(denominator) or 1, 1))
         minimums[metric] = max(math.floor((value - slack) * 1000 + 1e-6) / 1000, 0.0)
         measured[metric] = value
+    return minimums, measured
+
+
+def derive_thresholds(summary: dict[str, Any], margin: float = DEFAULT_MARGIN, system: str = "ours") -> dict[str, Any]:
+    """Minimums from a run: measured value minus max(margin, 1/denominator), floored to 3 decimals.
+
+    For a run with ``--grow`` the grown corpus gets its own minimums (``grown``)."""
+    if system not in summary.get("systems", {}):
+        raise EvalError(f"De run bevat geen systeem '{system}'; draai kb eval run met --systems {system}.")
+    minimums, measured = _minimums(summary["systems"][system]["overall"], margin)
     cfg = summary["config"]
+    grown = {}
+    if system in (summary.get("grown") or {}).get("systems", {}):
+        grown_min, grown_measured = _minimums(summary["grown"]["systems"][system]["overall"], margin)
+        grown = {
+            "grown": {
+                "documents": len(summary["grown"]["index"]["documents"]),
+                "measured": grown_measured,
+                "minimums": grown_min,
+            }
+        }
     return {
         "system": system,
         "how_set": (
@@ -63,10 +79,13 @@ def derive_thresholds(summary: dict[str, Any], margin: float = DEFAULT_MARGIN, s
             "model_id": cfg["model_id"],
             "questions_sha256": cfg["questions"]["sha256"],
             "k": cfg["k"],
+            "split": cfg["questions"].get("split", "all"),
+            "grow": cfg["corpus"].get("grow", []),
         },
         "margin": margin,
         "measured": measured,
         "minimums": minimums,
+        **grown,
     }
 
 
@@ -98,6 +117,17 @@ def check_gate(summary: dict[str, Any], thresholds: dict[str, Any]) -> tuple[lis
             failures.append(f"{metric}: no value in this run, minimum {minimum:.3f}{when_set}")
         elif value < minimum:
             failures.append(f"{metric}: {value:.3f} < minimum {minimum:.3f}{when_set}")
+    if "grown" in thresholds:
+        grown = (summary.get("grown") or {}).get("systems", {}).get(system)
+        if grown is None:
+            failures.append("the thresholds include the grown corpus, but this run has none (run with --grow)")
+        else:
+            for metric, minimum in thresholds["grown"]["minimums"].items():
+                value = grown["overall"].get(metric)
+                if value is None or value < minimum:
+                    failures.append(
+                        f"grown corpus {metric}: {value if value is None else f'{value:.3f}'} < minimum {minimum:.3f}"
+                    )
     for name, system_summary in summary.get("systems", {}).items():
         # The promise of generated answers is gated whenever a run has them, with no threshold to set.
         broken = (system_summary.get("generation") or {}).get("uncited_shown")
@@ -111,6 +141,10 @@ def check_gate(summary: dict[str, Any], thresholds: dict[str, Any]) -> tuple[lis
         warnings.append("the question set differs from the one the thresholds were set on")
     if source.get("model_id") and source["model_id"] != cfg.get("model_id"):
         warnings.append(f"embedding model {cfg.get('model_id')} differs from {source['model_id']} (thresholds)")
+    if source.get("split") and source["split"] != cfg.get("questions", {}).get("split", "all"):
+        warnings.append(
+            f"split {cfg.get('questions', {}).get('split', 'all')} differs from {source['split']} (thresholds)"
+        )
     if source.get("k") and source["k"] != cfg.get("k"):
         warnings.append(f"k={cfg.get('k')} differs from k={source['k']} (thresholds)")
     return failures, warnings

@@ -424,9 +424,61 @@ def run_info(summary: dict[str, Any]) -> Table:
     return table
 
 
+GROWTH_NOTE = (
+    "Groei: the same questions asked twice, with only the sample corpus indexed and with the growth folders "
+    "indexed next to it. 'Δ' is grown minus sample, over the questions asked in both phases; questions about the "
+    "new documents are only asked on the grown corpus and count in its overall figures above the Δ table."
+)
+
+
+def growth_blocks(summary: dict[str, Any]) -> list[Block]:
+    """Sample corpus and grown corpus side by side, per metric and per question type, with the difference."""
+    grown = summary.get("grown")
+    if not grown:
+        return []
+    blocks: list[Block] = [
+        Heading(f"Groei — sample corpus vs grown corpus ({len(grown['index']['documents'])} documents)"),
+        Paragraph(GROWTH_NOTE),
+        Heading("Grown corpus, all its questions", 3),
+    ]
+    systems = list(grown["systems"])
+    table = Table(["metric", *systems], numeric=set(range(1, len(systems) + 1)))
+    for metric, label in LABELS.items():
+        table.rows.append([label, *(fmt(grown["systems"][s]["overall"].get(metric), metric) for s in systems)])
+    blocks.append(table)
+    for system, growth in grown["growth"].items():
+        metrics = growth["metrics"]
+        groups = list(metrics)
+        headers = ["metric"] + [f"{g} (n={metrics[g]['n']}) sample / grown / Δ" for g in groups]
+        delta = Table(headers, numeric=set(range(1, len(headers))))
+        for metric in metrics["overall"]:
+            if metric == "n":
+                continue
+            row = [LABELS.get(metric, metric)]
+            for g in groups:
+                c = metrics[g][metric]
+                d = "–" if c["delta"] is None else f"{c['delta']:+.3f}"
+                row.append(f"{fmt(c['sample'], metric)} / {fmt(c['grown'], metric)} / {d}")
+            delta.rows.append(row)
+        blocks += [Heading(f"Δ on the same questions — {system}", 3), delta]
+        changed = growth["answered_changed"]
+        blocks.append(
+            Paragraph(
+                f"{system}: {len(changed)} answered question(s) changed their answer"
+                + (f" ({', '.join(changed[:20])})" if changed else "")
+                + f"; {len(growth['answered_now_abstain'])} now abstain."
+            )
+        )
+    refused = grown["index"].get("refused") or []
+    if refused:
+        blocks.append(Paragraph(f"Refused while growing: {', '.join(refused)}."))
+    return blocks
+
+
 def build_report(run_dir: Path) -> list[Block]:
     """All blocks of the report; writes the plots as PNG files into ``run_dir``."""
-    summary, records = load_summary(run_dir), load_results(run_dir)
+    summary, all_records = load_summary(run_dir), load_results(run_dir)
+    records = [r for r in all_records if r.get("corpus", "sample") == "sample"]
     systems = list(summary["systems"])
     main = "ours" if "ours" in systems else systems[0]
     s = summary["systems"]
@@ -450,6 +502,7 @@ def build_report(run_dir: Path) -> list[Block]:
         Heading("Per topic — all systems (hit@5 / key-fact recall)"),
         cross_table(summary, "by_topic", topics, "topic"),
         *generation_blocks(summary, records),
+        *growth_blocks(summary),
         Heading("Plots"),
         Image(plot_topic_hit5(summary, run_dir / "hit5_by_topic.png"), "hit@5 per topic and system"),
         Image(plot_latency(records, systems, run_dir / "latency.png"), "latency distribution per system"),

@@ -20,9 +20,11 @@ import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
 from ingest.chunk import embed_input
+from kb.lexicon import Lexicon
+from kb.quality import near_duplicates, passage_quality
 from kb.records import Passage
 from kb.store import ChunkStore
-from kb.text import tokenize
+from kb.text import tokenize, tokenize_compounds
 
 log = logging.getLogger(__name__)
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets its own logger to DEBUG on import
@@ -30,6 +32,8 @@ logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets its own logge
 FILTER_KEYS = ("kind", "cop", "year", "doc_id", "publisher")
 RRF_K = 60
 RANK_TIEBREAK = 0.05  # small reciprocal-rank term next to normalised scores
+DOC_CAP = 3  # at most this many passages of one document before every other document had its turn
+DEFINITION_OPENERS = ("wat is", "wat zijn", "wat houdt", "wat betekent", "wat bedoelen", "what is", "what are")
 
 
 @dataclass
@@ -40,6 +44,7 @@ class IndexedChunk:
     text: str
     meta: dict
     tokens: list[str]
+    quality: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,8 @@ class _Snapshot:
     by_id: dict[str, int] = field(default_factory=dict)
     df: Counter = field(default_factory=Counter)
     bm25: bm25s.BM25 | None = None
+    lexicon: Lexicon = field(default_factory=lambda: Lexicon([]))
+    duplicates: int = 0
 
 
 def _latest_versions(records: list[tuple[str, dict, str]]) -> list[tuple[str, dict, str]]:
@@ -70,6 +77,17 @@ def _latest_versions(records: list[tuple[str, dict, str]]) -> list[tuple[str, di
     return kept
 
 
+def cap_per_document(passages: list[Passage], cap: int) -> list[Passage]:
+    """Keep the order, but move a document's passages beyond the first ``cap`` behind the
+    passages of other documents, so one large document cannot fill the top results."""
+    seen: Counter = Counter()
+    first, later = [], []
+    for passage in passages:
+        seen[passage.doc_id] += 1
+        (first if seen[passage.doc_id] <= cap else later).append(passage)
+    return first + later
+
+
 def _shingles(text: str) -> set[tuple[str, ...]]:
     words = text.lower().split()
     return {tuple(words[i : i + 3]) for i in range(max(len(words) - 2, 1))}
@@ -86,12 +104,17 @@ class HybridRetriever:
         lexical_weight: float = 1.3,
         mode: str = "hybrid",  # hybrid | dense | bm25 (the latter two for the eval baselines)
         fusion: str = "relative",  # relative | rrf
+        plain: bool = False,  # the textbook baseline: no compounds, lexicon, duplicates, quality or cap
     ) -> None:
         self.fusion = fusion
+        self.plain = plain
+        if plain:
+            self.dense_weight = self.lexical_weight = 1.0
         self.store = store
         self.embed_model = embed_model
-        self.dense_weight = dense_weight
-        self.lexical_weight = lexical_weight
+        if not plain:
+            self.dense_weight = dense_weight
+            self.lexical_weight = lexical_weight
         self.mode = mode
         self._snapshot = _Snapshot()
         self._refresh_lock = threading.Lock()
@@ -99,6 +122,11 @@ class HybridRetriever:
     @property
     def chunks(self) -> list[IndexedChunk]:
         return self._snapshot.chunks
+
+    @property
+    def lexicon(self) -> Lexicon:
+        """The domain lexicon: curated terms plus those the indexed documents define."""
+        return self.refresh().lexicon
 
     # -- index -----------------------------------------------------------------------
     def refresh(self, force: bool = False) -> _Snapshot:
@@ -113,7 +141,20 @@ class HybridRetriever:
                 (cid, md, doc or "") for cid, md, doc, _ in self.store.records(include=["metadatas", "documents"])
             ]
             records = _latest_versions(records)
-            records.sort(key=lambda r: (r[1]["doc_id"], r[1].get("chunk_index", 0)))
+            # Earliest indexed first, so a later copy of a document is the one collapsed.
+            records.sort(key=lambda r: (r[1].get("ingested_at", ""), r[1]["doc_id"], r[1].get("chunk_index", 0)))
+            duplicates = {} if self.plain else near_duplicates([r[2] for r in records])
+            kept = [r for i, r in enumerate(records) if i not in duplicates]
+            lexicon = (
+                Lexicon([])
+                if self.plain
+                else Lexicon.build(
+                    (cid, md["doc_id"], md.get("section", ""), text)
+                    for cid, md, text in sorted(kept, key=lambda r: (r[1]["doc_id"], r[1].get("chunk_index", 0)))
+                )
+            )
+            analyze = tokenize if self.plain else tokenize_compounds
+            kept.sort(key=lambda r: (r[1]["doc_id"], r[1].get("chunk_index", 0)))
             chunks = [
                 IndexedChunk(
                     cid,
@@ -121,9 +162,10 @@ class HybridRetriever:
                     int(md.get("chunk_index", 0)),
                     text,
                     md,
-                    tokenize(embed_input(md.get("title", ""), md.get("section", ""), text)),
+                    analyze(embed_input(md.get("title", ""), md.get("section", ""), text)),
+                    1.0 if self.plain else passage_quality(text),
                 )
-                for cid, md, text in records
+                for cid, md, text in kept
             ]
             bm25 = None
             if chunks:
@@ -135,6 +177,8 @@ class HybridRetriever:
                 by_id={c.chunk_id: i for i, c in enumerate(chunks)},
                 df=Counter(t for c in chunks for t in set(c.tokens)),
                 bm25=bm25,
+                lexicon=lexicon,
+                duplicates=len(duplicates),
             )
             log.info("lexical index rebuilt: %d passages", len(chunks))
             return self._snapshot
@@ -205,11 +249,29 @@ class HybridRetriever:
         if self.mode in ("hybrid", "bm25") and snap.bm25 is not None:
             lexical = self._lexical(snap, query, pool, filters)
         fused = self._fuse(dense, lexical)
+        if not self.plain:
+            for cid in fused:
+                fused[cid] *= snap.chunks[snap.by_id[cid]].quality
+            self._definition_first(snap, question, fused, filters)
         dense_map, lexical_map = dict(dense), dict(lexical)
         floor = min(dense_map.values()) if dense_map else 0.0
         ranked = sorted(fused.items(), key=lambda item: item[1], reverse=True)
         passages = self._merge(snap, ranked, dense_map, lexical_map, floor)
+        if not self.plain:
+            passages = cap_per_document(passages, DOC_CAP)
         return passages[: max(k, 10)]
+
+    def _definition_first(self, snap: _Snapshot, question: str, fused: dict[str, float], filters: dict) -> None:
+        """'Wat is X?': the passage where a document defines X (its glossary or "Een X is ...") ranks first."""
+        lowered = question.lower().strip(" ¿?")
+        if not lowered.startswith(DEFINITION_OPENERS):
+            return
+        terms = snap.lexicon.find(lowered)
+        top = max(fused.values(), default=1.0)
+        for term in terms[:1]:
+            cid = term.chunk_id
+            if cid in snap.by_id and self._matches(snap.chunks[snap.by_id[cid]].meta, filters):
+                fused[cid] = top * 1.01
 
     def _fuse(self, dense: list[tuple[str, float]], lexical: list[tuple[str, float]]) -> dict[str, float]:
         """Weighted fusion of the two rankings.
@@ -232,7 +294,10 @@ class HybridRetriever:
         return fused
 
     def _lexical(self, snap: _Snapshot, query: str, n: int, filters: dict) -> list[tuple[str, float]]:
-        tokens = tokenize(query)
+        if self.plain:
+            tokens = tokenize(query)
+        else:  # compounds split, and every other name of the domain terms in the question
+            tokens = tokenize_compounds(" ".join([query, *snap.lexicon.expansions(query)]))
         if not tokens:
             return []
         mask = None

@@ -48,7 +48,7 @@ class KnowledgeBase:
         self.embed_model = embed_model
         self.store = store
         self.retriever = retriever or HybridRetriever(store, embed_model)
-        self.answerer = ExtractiveAnswerer(self.retriever.idf, answer_config, known=self.retriever.known)
+        self.answerer = ExtractiveAnswerer(config=answer_config, lexicon=lambda: self.retriever.lexicon)
         self.generator: GenerativeAnswerer | None = None
         if llm is not None:
             config = GenerationConfig(settings.llm_sources, retries=settings.llm_retries, timeout=settings.llm_timeout)

@@ -189,6 +189,19 @@ def tokenize(text: str, keep_stopwords: bool = False) -> list[str]:
     return _stemmer().stemWords(words)
 
 
+def tokenize_compounds(text: str) -> list[str]:
+    """Like :func:`tokenize`, plus the stemmed parts of every compound word (the whole word kept):
+    "reiskostenvergoeding" → reiskostenvergoed, reiskost, reis, kost, vergoed."""
+    from kb.words import compound_parts
+
+    words = [w for w in _TOKEN.findall(fold(text)) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
+    expanded: list[str] = []
+    for word in words:
+        expanded.append(word)
+        expanded.extend(p for p in compound_parts(word) if p not in STOPWORDS)
+    return _stemmer().stemWords(expanded)
+
+
 def term_match(term: str, stems: set[str]) -> float:
     """1 if the stem occurs, 0.6 if it is part of a compound there ("reiskosten" in
     "reiskostenvergoeding", or the other way round), else 0."""

@@ -24,6 +24,7 @@ from kb.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
 QUESTIONS = REPO / "evals" / "questions.jsonl"
+QUESTIONS_GROWTH = REPO / "evals" / "questions_growth.jsonl"
 SUPPORT = "Hierin moeten gezinsmigranten minimaal veertig uur werkervaring opdoen in een taalrijke omgeving."
 FILLER = "De gemeente en het COA overleggen elke maand over de planning van de trajecten. "
 
@@ -340,18 +341,23 @@ def test_llamaindex_baseline_answers_offline(tmp_path, kb, monkeypatch):
 
 
 @pytest.mark.slow
-def test_ours_passes_the_regression_gate_on_the_sample_corpus(sample_data_dir, tmp_path):
+def test_ours_passes_the_regression_gate_on_the_test_split_sample_and_grown(tmp_path):
+    """The gate scores the held-out test split, on the sample corpus and with the growth corpus."""
+    from evals.split import load_split
+
     out = tmp_path / "run"
     runner = CliRunner()
-    run = runner.invoke(
-        main,
-        ["eval", "run", str(QUESTIONS), "--out", str(out), "--systems", "ours", "--data-dir", str(sample_data_dir)],
-    )
+    growth = [REPO.parent / "shared" / "growth", REPO / "evals" / "growth"]
+    args = ["eval", "run", str(QUESTIONS), str(QUESTIONS_GROWTH), "--out", str(out), "--systems", "ours"]
+    args += ["--split", "test", *[a for g in growth for a in ("--grow", str(g))]]
+    run = runner.invoke(main, args)
     assert run.exit_code == 0, run.output
     records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
-    assert len(records) == 104 and {r["system"] for r in records} == {"ours"}
+    split = load_split()
+    assert records and all(split[r["id"]] == "test" for r in records)
+    assert {r["corpus"] for r in records} == {"sample", "grown"}
     assert {"answer", "citations", "retrieved", "metrics", "type", "topic"} <= set(records[0])
-    assert (out / "report.html").is_file()
+    assert (out / "report.html").is_file() and "Groei" in (out / "report.md").read_text()
     gate = runner.invoke(main, ["eval", "gate", str(out)])
     assert gate.exit_code == 0, gate.output
 

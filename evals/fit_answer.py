@@ -1,0 +1,215 @@
+"""Fit the answerer's two models on the dev split: ``python -m evals.fit_answer``.
+
+1. **Sentence model** (which retrieved sentences answer the question): logistic regression
+   over :data:`kb.sentences.SENTENCE_FEATURES`. A sentence is a positive example when it
+   contains a key fact of the question or overlaps one of its expected passages.
+2. **Answerability model** (abstain or not): logistic regression over
+   :data:`kb.sentences.QUESTION_FEATURES`; its threshold is the one that, on cross-validated
+   dev probabilities, gives the best abstention precision at recall ≥ ``TARGET_RECALL``.
+3. **keep_ratio** (how close to the best sentence a further sentence must be): the value with
+   the best dev key-fact recall.
+
+Features are computed twice per dev question, with the sample corpus indexed and with the
+growth folders indexed next to it, so the models see what growth does to the evidence.
+Nothing of the test split is read. Writes ``kb/data/answer_model.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from evals import metrics
+from evals.questions import Question, load_questions
+from evals.split import QUESTION_FILES, select_split
+from kb.answer import ExtractiveAnswerer
+from kb.config import Settings
+from kb.embeddings import load_embedding
+from kb.offline import apply_offline_env
+from kb.sentences import MODEL_PATH, QUESTION_FEATURES, SENTENCE_FEATURES, AnswerModel
+from kb.service import KnowledgeBase
+from kb.text import normalize_whitespace, relevant_history
+
+REPO = Path(__file__).resolve().parent.parent
+GROWTH = (REPO.parent / "shared" / "growth", REPO / "evals" / "growth")
+TARGET_RECALL = 0.8
+C_SENTENCE = 1.0
+C_QUESTION = 0.3
+KEEP_RATIOS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+def _open(index_dir: Path, name: str, folders: list[Path], embedding) -> KnowledgeBase:
+    data_dir = index_dir / name
+    fresh = not (data_dir / "chroma").exists()
+    kb = KnowledgeBase.open(Settings().with_(data_dir=data_dir), embedding)
+    if fresh:
+        print(f"{name}: indexeren van {', '.join(map(str, folders))} ...", file=sys.stderr)
+        kb.ingest(folders)
+    return kb
+
+
+def _label(sentence: str, question: Question) -> int:
+    text = normalize_whitespace(sentence)
+    lowered = text.lower()
+    if any(alt.strip() and alt.strip().lower() in lowered for fact in question.key_facts for alt in fact.split("|")):
+        return 1
+    for passage in question.expected_passages:
+        expected = normalize_whitespace(passage)
+        if len(text) >= 25 and (text in expected or expected in text):
+            return 1
+    return 0
+
+
+def collect(kbs: list[KnowledgeBase], questions: list[Question]) -> list[dict]:
+    """Per (index, question): retrieved passages, scored candidates and question features."""
+    rows = []
+    for kb in kbs:
+        indexed = {d.doc_id for d in kb.documents()}
+        for q in questions:
+            if not set(q.expected_docs) <= indexed:
+                continue
+            history = relevant_history(q.question, list(q.history))
+            passages = kb.retriever.retrieve(q.question, 10, {}, history)
+            sentences, features = kb.answerer.score(q.question, passages, history)
+            rows.append(
+                {
+                    "kb": kb,
+                    "q": q,
+                    "passages": passages,
+                    "history": history,
+                    "sentences": sentences,
+                    "features": features,
+                }
+            )
+    return rows
+
+
+def _fit(x: np.ndarray, y: np.ndarray, c: float, balanced: bool) -> tuple[list[float], float]:
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(C=c, class_weight="balanced" if balanced else None, max_iter=2000)
+    model.fit(x, y)
+    return [round(float(w), 4) for w in model.coef_[0]], round(float(model.intercept_[0]), 4)
+
+
+def _cv_probabilities(x: np.ndarray, y: np.ndarray, groups: list[str], c: float) -> np.ndarray:
+    """Out-of-fold P(answerable), folds by question id (both phases of a question in one fold)."""
+    from sklearn.linear_model import LogisticRegression
+
+    ids = sorted(set(groups))
+    folds = {qid: i % 5 for i, qid in enumerate(ids)}
+    out = np.zeros(len(y))
+    for fold in range(5):
+        test = np.array([folds[g] == fold for g in groups])
+        model = LogisticRegression(C=c, class_weight="balanced", max_iter=2000).fit(x[~test], y[~test])
+        out[test] = model.predict_proba(x[test])[:, 1]
+    return out
+
+
+def choose_threshold(p_answerable: np.ndarray, answerable: np.ndarray) -> tuple[float, float, float]:
+    """The threshold with the best abstention precision at recall ≥ TARGET_RECALL (then the lowest)."""
+    best = (0.5, 0.0, 0.0)
+    for t in sorted(set(np.round(p_answerable, 3)) | {0.5}):
+        abstain = p_answerable < t
+        tp = int(np.sum(abstain & ~answerable))
+        recall = tp / max(int(np.sum(~answerable)), 1)
+        precision = tp / max(int(np.sum(abstain)), 1)
+        if recall >= TARGET_RECALL and (precision > best[1] + 1e-9):
+            best = (float(t), precision, recall)
+    return best
+
+
+def main(argv: list[str] | None = None) -> int:
+    apply_offline_env()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--index-dir", type=Path, default=REPO / "evals" / "runs" / "fit-index")
+    parser.add_argument("--grow", type=Path, action="append", default=None)
+    parser.add_argument("--out", type=Path, default=MODEL_PATH)
+    args = parser.parse_args(argv)
+    grow = [g for g in (args.grow or GROWTH) if g.is_dir()]
+
+    questions = []
+    for path in QUESTION_FILES:
+        if path.is_file():
+            questions.extend(load_questions(path))
+    dev = select_split(questions, "dev")
+    embedding = load_embedding("e5")
+    kbs = [_open(args.index_dir, "sample", [REPO / "corpus"], embedding)]
+    if grow:
+        kbs.append(_open(args.index_dir, "grown", [REPO / "corpus", *grow], embedding))
+    rows = collect(kbs, dev)
+
+    # 1. sentence model
+    xs, ys = [], []
+    for row in rows:
+        if row["q"].answerable:
+            for s in row["sentences"]:
+                xs.append([s.features[f] for f in SENTENCE_FEATURES])
+                ys.append(_label(s.text, row["q"]))
+    s_weights, s_bias = _fit(np.array(xs), np.array(ys), C_SENTENCE, balanced=True)
+    model = AnswerModel(tuple(s_weights), s_bias, (0.0,) * len(QUESTION_FEATURES), 0.0, 0.5, 0.6)
+
+    # 2. answerability model, on features recomputed with the fitted sentence model
+    answerer = ExtractiveAnswerer(model=model)
+    qx, qy, groups = [], [], []
+    for row in rows:
+        answerer.lexicon = lambda kb=row["kb"]: kb.retriever.lexicon
+        _sentences, features = answerer.score(row["q"].question, row["passages"], row["history"])
+        if not features:
+            continue
+        qx.append([features[f] for f in QUESTION_FEATURES])
+        qy.append(int(row["q"].answerable))
+        groups.append(row["q"].id)
+    qx_arr, qy_arr = np.array(qx), np.array(qy)
+    q_weights, q_bias = _fit(qx_arr, qy_arr, C_QUESTION, balanced=True)
+    cv = _cv_probabilities(qx_arr, qy_arr, groups, C_QUESTION)
+    threshold, cv_precision, cv_recall = choose_threshold(cv, qy_arr.astype(bool))
+    model = replace(model, question_weights=tuple(q_weights), question_bias=q_bias, abstain_below=round(threshold, 3))
+
+    # 3. keep_ratio by dev key-fact recall
+    recalls = {}
+    for ratio in KEEP_RATIOS:
+        answerer = ExtractiveAnswerer(model=replace(model, keep_ratio=ratio))
+        scores = []
+        for row in rows:
+            answerer.lexicon = lambda kb=row["kb"]: kb.retriever.lexicon
+            if row["q"].answerable:
+                text, _c, abstained, _p = answerer.answer(row["q"].question, row["passages"], row["history"])
+                scores.append(0.0 if abstained else metrics.key_fact_recall(text, row["q"].key_facts))
+        recalls[ratio] = float(np.mean(scores)) if scores else 0.0
+    keep_ratio = max(KEEP_RATIOS, key=lambda r: (round(recalls[r], 4), -r))
+    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    payload = {
+        "fitted_on": (
+            f"dev split: {len({r['q'].id for r in rows})} questions, {len(rows)} question×index rows, "
+            f"{len(ys)} sentences ({sum(ys)} positive); indexes: sample{' + grown' if grow else ''}; "
+            f"{datetime.now(UTC).date()} at {commit.stdout.strip() or 'unknown'}"
+        ),
+        "how": "python -m evals.fit_answer",
+        "sentence": {"features": list(SENTENCE_FEATURES), "weights": s_weights, "bias": s_bias, "C": C_SENTENCE},
+        "question": {"features": list(QUESTION_FEATURES), "weights": q_weights, "bias": q_bias, "C": C_QUESTION},
+        "abstain_below": round(threshold, 3),
+        "abstention_cv_dev": {"precision": round(cv_precision, 3), "recall": round(cv_recall, 3)},
+        "keep_ratio": keep_ratio,
+        "key_fact_recall_dev_by_keep_ratio": {str(k): round(v, 4) for k, v in recalls.items()},
+    }
+    args.out.write_text(json.dumps(payload, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    print(
+        json.dumps(
+            {k: payload[k] for k in ("fitted_on", "abstain_below", "abstention_cv_dev", "keep_ratio")},
+            ensure_ascii=False,
+            indent=1,
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,210 @@
+"""Candidate answer sentences and the evidence features the answerer's models read.
+
+Every feature looks only at the question, the retrieved passages and a fixed reference of
+Dutch word frequencies (:mod:`kb.words`), never at statistics of the whole index, so a
+sentence scores the same however many unrelated documents are added. The weights that turn
+features into a probability are fitted on the dev split by ``python -m evals.fit_answer``
+and stored in ``kb/data/answer_model.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from kb.records import Passage
+from kb.text import STOPWORDS, _stemmer, fold, split_sentences, term_match
+from kb.words import compound_parts, rarity
+
+MODEL_PATH = Path(__file__).resolve().parent / "data" / "answer_model.json"
+_WORD = re.compile(r"\w+", re.UNICODE)
+DEFINITION_OPENERS = ("wat is", "wat zijn", "wat houdt", "wat betekent", "wat bedoelen", "what is", "what are")
+LIST_OPENERS = ("welke", "noem", "wat zijn de", "which", "what are")
+QUANTITY_WORDS = ("hoeveel", "hoe lang", "hoe vaak", "hoe hoog", "wanneer", "how many", "how much", "how long", "when")
+NUMBER_WORDS = {"een", "twee", "drie", "vier", "vijf", "zes", "zeven", "acht", "negen", "tien", "twaalf", "twintig",
+                "dertig", "veertig", "vijftig", "zestig", "honderd", "duizend", "helft", "procent"}  # fmt: skip
+DEFINING = re.compile(r"\b(is|zijn|betekent|houdt in|wordt .{0,30}bedoeld|noemen we|heet|heten)\b", re.I)
+
+SENTENCE_FEATURES = (
+    "coverage",  # share of the question's weight the sentence covers (compounds count partly)
+    "window_coverage",  # the same for the sentence with its neighbours
+    "expansion_coverage",  # share of the lexicon's other names for the question's terms found
+    "heading_coverage",  # share of the question's weight in the passage's title and section
+    "dense",  # the passage's e5 similarity, centred on e5's unrelated-text level
+    "passage_rank",  # 1 / (1 + rank of the passage)
+    "first_in_passage",  # the sentence opens its passage
+    "number_match",  # a quantity question and a number in the sentence
+    "list_match",  # a list question and a lead-in ending in ':' or a list item
+    "definition_match",  # a definition question and a defining sentence about its subject
+    "short",  # under 40 characters
+    "long",  # over 350 characters (a run-on line, a flattened table)
+)
+QUESTION_FEATURES = (
+    "best_sentence",  # the best sentence's probability
+    "best_coverage",  # the best coverage of the question by a window of up to three sentences
+    "dense_top",  # the top passage's e5 similarity, centred
+    "dense_margin",  # the top passage's lead over the fifth passage (rank based, not index based)
+    "rare_missing",  # share of the question's weight in rare words found in no retrieved passage
+)
+
+
+def question_kind(question: str) -> str:
+    lowered = question.lower().lstrip("¿ ").strip()
+    if lowered.startswith(DEFINITION_OPENERS) and len(_WORD.findall(lowered)) <= 8:
+        return "definition"
+    if lowered.startswith(LIST_OPENERS):
+        return "list"
+    if any(w in lowered for w in QUANTITY_WORDS):
+        return "quantity"
+    return "other"
+
+
+@lru_cache(maxsize=50_000)
+def _stem(word: str) -> str:
+    return _stemmer().stemWord(word)
+
+
+def weighted_terms(text: str) -> dict[str, float]:
+    """The text's content words as stems, each weighted by its rarity in general Dutch."""
+    weights: dict[str, float] = {}
+    for word in _WORD.findall(fold(text)):
+        if word in STOPWORDS or (len(word) < 2 and not word.isdigit()):
+            continue
+        stem = _stem(word)
+        weights[stem] = max(weights.get(stem, 0.0), 0.15 + rarity(word))
+    return weights
+
+
+def stems_of(text: str) -> set[str]:
+    """Stems of a sentence with its compound parts (reiskostenvergoeding → … reis, kost, vergoed)."""
+    stems: set[str] = set()
+    for word in _WORD.findall(fold(text)):
+        if word in STOPWORDS:
+            continue
+        stems.add(_stem(word))
+        stems.update(_stem(p) for p in compound_parts(word))
+    return stems
+
+
+def coverage(weights: dict[str, float], stems: set[str]) -> float:
+    total = sum(weights.values())
+    return sum(w * term_match(t, stems) for t, w in weights.items()) / total if total else 0.0
+
+
+@dataclass
+class Candidate:
+    """One sentence of a retrieved passage."""
+
+    passage: int
+    part: int
+    position: int
+    text: str
+    stems: set[str]
+    features: dict[str, float] = field(default_factory=dict)
+    probability: float = 0.0
+
+
+def candidates(passages: Sequence[Passage], considered: int) -> list[Candidate]:
+    found: list[Candidate] = []
+    for p_index, passage in enumerate(passages[:considered]):
+        position = 0
+        for part_index, (_locator, part_text) in enumerate(passage.parts or [(passage.locator, passage.text)]):
+            for line in part_text.split("\n"):
+                for sentence in split_sentences(line):
+                    found.append(Candidate(p_index, part_index, position, sentence, stems_of(sentence)))
+                    position += 1
+    return found
+
+
+def dense_level(score: float) -> float:
+    """e5 similarities are compressed (unrelated text ≈ 0.80): centre and scale them."""
+    return (score - 0.80) / 0.10
+
+
+def sentence_features(
+    question: str,
+    weights: dict[str, float],
+    expansions: dict[str, float],
+    sentences: list[Candidate],
+    passages: Sequence[Passage],
+    subject: set[str] | None = None,
+) -> None:
+    """Fill ``features`` of every candidate."""
+    kind = question_kind(question)
+    by_key = {(s.passage, s.position): s for s in sentences}
+    headings = {i: stems_of(f"{p.title} {p.section}") for i, p in enumerate(passages)}
+    for s in sentences:
+        neighbours = [by_key.get((s.passage, s.position + d)) for d in (-1, 1)]
+        window = s.stems.union(*(n.stems for n in neighbours if n is not None))
+        has_number = bool(re.search(r"\d", s.text)) or bool(set(_WORD.findall(fold(s.text))) & NUMBER_WORDS)
+        stripped = s.text.rstrip()
+        s.features = {
+            "coverage": coverage(weights, s.stems),
+            "window_coverage": coverage(weights, window),
+            "expansion_coverage": coverage(expansions, s.stems) if expansions else 0.0,
+            "heading_coverage": coverage(weights, headings[s.passage]),
+            "dense": dense_level(passages[s.passage].dense_score) if passages[s.passage].dense_score else 0.5,
+            "passage_rank": 1.0 / (1 + s.passage),
+            "first_in_passage": float(s.position == 0),
+            "number_match": float(kind == "quantity" and has_number),
+            "list_match": float(kind == "list" and (stripped.endswith(":") or stripped[:1] in "•-–*")),
+            "definition_match": float(
+                kind == "definition"
+                and bool(subject)
+                and bool(subject & s.stems)
+                and (bool(DEFINING.search(s.text)) or s.position == 0)
+            ),
+            "short": float(len(s.text) < 40),
+            "long": float(len(s.text) > 350),
+        }
+
+
+@dataclass(frozen=True)
+class AnswerModel:
+    """Two logistic models: is this sentence part of the answer; is the question answered at all."""
+
+    sentence_weights: tuple[float, ...]
+    sentence_bias: float
+    question_weights: tuple[float, ...]
+    question_bias: float
+    abstain_below: float  # answer when P(answerable) is at least this
+    keep_ratio: float  # further sentences need at least this share of the best sentence's probability
+    fitted_on: str = ""
+
+    @classmethod
+    def load(cls, path: Path = MODEL_PATH) -> AnswerModel:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        sentence = raw["sentence"]
+        question = raw["question"]
+        if list(sentence["features"]) != list(SENTENCE_FEATURES) or list(question["features"]) != list(
+            QUESTION_FEATURES
+        ):
+            raise ValueError(f"{path.name} was fitted for other features; run: python -m evals.fit_answer")
+        return cls(
+            tuple(sentence["weights"]),
+            sentence["bias"],
+            tuple(question["weights"]),
+            question["bias"],
+            raw["abstain_below"],
+            raw["keep_ratio"],
+            raw.get("fitted_on", ""),
+        )
+
+    def sentence_probability(self, features: dict[str, float]) -> float:
+        return _logistic(
+            self.sentence_bias + sum(w * features[f] for w, f in zip(self.sentence_weights, SENTENCE_FEATURES))
+        )
+
+    def answerable_probability(self, features: dict[str, float]) -> float:
+        return _logistic(
+            self.question_bias + sum(w * features[f] for w, f in zip(self.question_weights, QUESTION_FEATURES))
+        )
+
+
+def _logistic(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(min(x, 50.0), -50.0)))
