@@ -27,6 +27,7 @@ class Question:
     expected_passages: tuple[str, ...] = ()
     key_facts: tuple[str, ...] = ()
     notes: str = field(default="", compare=False)
+    only_on: str = ""  # "sample": asked only with the sample corpus (growth material answers it)
 
     @property
     def answerable(self) -> bool:
@@ -54,6 +55,7 @@ def load_questions(path: Path) -> list[Question]:
                 expected_passages=tuple(raw.get("expected_passages", [])),
                 key_facts=tuple(raw.get("key_facts", [])),
                 notes=raw.get("notes", ""),
+                only_on=raw.get("only_on", ""),
             )
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             raise EvalError(f"{path.name}, regel {number}: geen geldige vraag ({type(exc).__name__}: {exc}).") from None

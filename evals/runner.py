@@ -203,7 +203,7 @@ def _phase(
         {"doc_id": d.doc_id, "doc_hash": d.doc_hash[:12], "chunks": d.chunks} for d in kb.documents()
     ]
     # A question about a document that is not indexed in this phase is not asked in it.
-    mine = [q for q in questions if set(q.expected_docs) <= indexed]
+    mine = [q for q in questions if set(q.expected_docs) <= indexed and q.only_on in ("", phase)]
     index_info["questions"] = len(mine)
     if not mine:
         raise EvalError(f"Geen van de vragen gaat over de documenten van deze index ({phase}).")

@@ -30,6 +30,7 @@ from kb.sentences import (
     stems_of,
     weighted_terms,
 )
+from kb.text import term_match
 
 ANAPHORA = (
     "hierin",
@@ -59,7 +60,7 @@ LIST_ITEMS = 8  # a lead-in ending in ':' brings at most this many following lin
 @dataclass(frozen=True)
 class AnswerConfig:
     passages_considered: int = 5
-    max_sentences: int = 3
+    max_sentences: int = 5  # upper bound; the fitted model sets how many (AnswerModel.max_sentences)
     min_novelty: float = 0.05  # a further sentence must cover this much of the question not yet covered
 
 
@@ -153,17 +154,14 @@ class ExtractiveAnswerer:
                 window = window | nxt.stems
             best_window = max(best_window, s.features["coverage"], coverage(weights, window) * 0.9)
         dense = sorted((p.dense_score for p in considered if p.dense_score), reverse=True)
-        found = set().union(*(s.stems for s in sentences)) | set().union(
-            *(stems_of(f"{p.title} {p.section}") for p in considered)
-        )
-        rare = {t: w for t, w in weights.items() if w > 0.75}
-        total = sum(weights.values())
+        found = set().union(*(s.stems for s in sentences), *(stems_of(f"{p.title} {p.section}") for p in considered))
+        missing = {t: w for t, w in weights.items() if term_match(t, found) == 0.0}
         question_features = {
             "best_sentence": best.probability,
             "best_coverage": best_window,
             "dense_top": dense_level(dense[0]) if dense else 0.5,
-            "dense_margin": (dense[0] - dense[-1]) / 0.05 if len(dense) > 1 else 0.0,
-            "rare_missing": sum(w for t, w in rare.items() if t not in found) / total,
+            "missing_mass": sum(missing.values()) / sum(weights.values()),
+            "max_missing": max(missing.values(), default=0.0),
         }
         return sentences, question_features
 
@@ -195,7 +193,10 @@ class ExtractiveAnswerer:
         chosen = [best]
         covered = set(best.stems)
         for s in ranked[1:]:
-            if len(chosen) >= cfg.max_sentences or s.probability < self.model.keep_ratio * best.probability:
+            if (
+                len(chosen) >= min(cfg.max_sentences, self.model.max_sentences)
+                or s.probability < self.model.keep_ratio * best.probability
+            ):
                 break
             if coverage(weights, covered | s.stems) - coverage(weights, covered) >= cfg.min_novelty:
                 chosen.append(s)

@@ -77,6 +77,13 @@ def _latest_versions(records: list[tuple[str, dict, str]]) -> list[tuple[str, di
     return kept
 
 
+def _normalised(ranking: list[tuple[str, float]]) -> dict[str, float]:
+    if not ranking:
+        return {}
+    top, bottom = ranking[0][1], ranking[-1][1]
+    return {cid: (score - bottom) / ((top - bottom) or 1.0) for cid, score in ranking}
+
+
 def cap_per_document(passages: list[Passage], cap: int) -> list[Passage]:
     """Keep the order, but move a document's passages beyond the first ``cap`` behind the
     passages of other documents, so one large document cannot fill the top results."""
@@ -101,11 +108,20 @@ class HybridRetriever:
         store: ChunkStore,
         embed_model: BaseEmbedding,
         dense_weight: float = 1.0,
-        lexical_weight: float = 1.3,
+        lexical_weight: float = 1.0,
         mode: str = "hybrid",  # hybrid | dense | bm25 (the latter two for the eval baselines)
         fusion: str = "relative",  # relative | rrf
         plain: bool = False,  # the textbook baseline: no compounds, lexicon, duplicates, quality or cap
+        index_compounds: bool = False,  # add compound parts to the passages' tokens
+        query_compounds: bool = True,  # add compound parts to the question's tokens
+        expansion_weight: float = 0.3,  # weight of the lexicon's other names, as a separate keyword ranking
     ) -> None:
+        # Defaults chosen on the dev split by ``python -m evals.tune_retrieval`` (see its output in
+        # the README): splitting the question's compounds helped, splitting every passage's compounds
+        # diluted BM25, and the lexicon's synonyms help only as a separate, lighter ranking.
+        self.index_compounds = index_compounds and not plain
+        self.query_compounds = query_compounds and not plain
+        self.expansion_weight = 0.0 if plain else expansion_weight
         self.fusion = fusion
         self.plain = plain
         if plain:
@@ -153,7 +169,7 @@ class HybridRetriever:
                     for cid, md, text in sorted(kept, key=lambda r: (r[1]["doc_id"], r[1].get("chunk_index", 0)))
                 )
             )
-            analyze = tokenize if self.plain else tokenize_compounds
+            analyze = tokenize_compounds if self.index_compounds else tokenize
             kept.sort(key=lambda r: (r[1]["doc_id"], r[1].get("chunk_index", 0)))
             chunks = [
                 IndexedChunk(
@@ -249,6 +265,11 @@ class HybridRetriever:
         if self.mode in ("hybrid", "bm25") and snap.bm25 is not None:
             lexical = self._lexical(snap, query, pool, filters)
         fused = self._fuse(dense, lexical)
+        extra = snap.lexicon.expansions(query) if self.expansion_weight and self.mode != "dense" else []
+        if extra and snap.bm25 is not None:
+            expanded = self._lexical(snap, " ".join(extra), pool, filters)
+            for cid, score in _normalised(expanded).items():
+                fused[cid] = fused.get(cid, 0.0) + self.expansion_weight * score
         if not self.plain:
             for cid in fused:
                 fused[cid] *= snap.chunks[snap.by_id[cid]].quality
@@ -294,10 +315,7 @@ class HybridRetriever:
         return fused
 
     def _lexical(self, snap: _Snapshot, query: str, n: int, filters: dict) -> list[tuple[str, float]]:
-        if self.plain:
-            tokens = tokenize(query)
-        else:  # compounds split, and every other name of the domain terms in the question
-            tokens = tokenize_compounds(" ".join([query, *snap.lexicon.expansions(query)]))
+        tokens = tokenize_compounds(query) if self.query_compounds else tokenize(query)
         if not tokens:
             return []
         mask = None

@@ -19,8 +19,9 @@ from pathlib import Path
 
 from kb.records import Passage
 from kb.text import STOPWORDS, _stemmer, fold, split_sentences, term_match
-from kb.words import compound_parts, rarity
+from kb.words import compound_parts, is_english, rarity
 
+ENGLISH_WEIGHT = 0.1  # English words in a question cannot match Dutch text: they barely count
 MODEL_PATH = Path(__file__).resolve().parent / "data" / "answer_model.json"
 _WORD = re.compile(r"\w+", re.UNICODE)
 DEFINITION_OPENERS = ("wat is", "wat zijn", "wat houdt", "wat betekent", "wat bedoelen", "what is", "what are")
@@ -48,8 +49,8 @@ QUESTION_FEATURES = (
     "best_sentence",  # the best sentence's probability
     "best_coverage",  # the best coverage of the question by a window of up to three sentences
     "dense_top",  # the top passage's e5 similarity, centred
-    "dense_margin",  # the top passage's lead over the fifth passage (rank based, not index based)
-    "rare_missing",  # share of the question's weight in rare words found in no retrieved passage
+    "missing_mass",  # share of the question's weight in words found in none of the passages considered
+    "max_missing",  # the weight of the most specific question word found nowhere ("kinderbijslag")
 )
 
 
@@ -76,7 +77,8 @@ def weighted_terms(text: str) -> dict[str, float]:
         if word in STOPWORDS or (len(word) < 2 and not word.isdigit()):
             continue
         stem = _stem(word)
-        weights[stem] = max(weights.get(stem, 0.0), 0.15 + rarity(word))
+        weight = ENGLISH_WEIGHT if is_english(word) else 0.15 + rarity(word)
+        weights[stem] = max(weights.get(stem, 0.0), weight)
     return weights
 
 
@@ -175,6 +177,7 @@ class AnswerModel:
     abstain_below: float  # answer when P(answerable) is at least this
     keep_ratio: float  # further sentences need at least this share of the best sentence's probability
     fitted_on: str = ""
+    max_sentences: int = 3  # sentences chosen for their own evidence (context and list items come on top)
 
     @classmethod
     def load(cls, path: Path = MODEL_PATH) -> AnswerModel:
@@ -193,6 +196,7 @@ class AnswerModel:
             raw["abstain_below"],
             raw["keep_ratio"],
             raw.get("fitted_on", ""),
+            int(raw.get("max_sentences", 3)),
         )
 
     def sentence_probability(self, features: dict[str, float]) -> float:

@@ -36,6 +36,14 @@ def zipf(word: str) -> float:
     return wordfreq.zipf_frequency(word, LANG)
 
 
+@lru_cache(maxsize=200_000)
+def is_english(word: str) -> bool:
+    """A word that is clearly English rather than Dutch ("allowance", "during"): an English question
+    can only be matched by meaning, never by keywords, against Dutch sources."""
+    english = wordfreq.zipf_frequency(word, "en")
+    return english >= 3.0 and english >= zipf(word) + 1.0
+
+
 def rarity(word: str) -> float:
     """A fixed, corpus-independent weight in [0, 1]: 0 for the commonest words, 1 for unseen ones."""
     return max(0.0, min(1.0, (MAX_ZIPF - zipf(word)) / MAX_ZIPF))
