@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from ingest.pipeline import FileResult
+from ingest.privacy import redact_name
 from kb.records import Answer, Citation, Passage
 from kb.store import StoredDocument
 
@@ -226,7 +227,8 @@ def ingest_rows(results: Iterable[FileResult]) -> list[list[object]]:
 
 
 def _file_name(path: str) -> str:
-    return re.split(r"[\\/]", path)[-1]
+    """The file name without folders, personal data in it replaced (``intake-bsn-verwijderd.pdf``)."""
+    return redact_name(re.split(r"[\\/]", path)[-1])
 
 
 def format_timestamp(value: str) -> str:
