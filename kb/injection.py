@@ -63,8 +63,8 @@ PHONE = re.compile(r"(?<![\w+])(?:\+|00)?\d(?:[\s.-]?\(?\d\)?){8,12}(?!\d)")
 def _found(kind: str, text: str) -> bool:
     """A match of ``kind`` that is not a warning ("deel nooit uw wachtwoord")."""
     for m in _PATTERNS[kind].finditer(text or ""):
-        before = text[max(0, m.start() - 20) : m.start()]
-        if kind in ("vraagt-om-geheim", "bel-en-geef") and _NEGATION.search(before + m.group(0)):
+        around = text[max(0, m.start() - 20) : m.end() + 12]  # "deel nooit uw …", "deel uw … nooit"
+        if kind in ("vraagt-om-geheim", "bel-en-geef") and _NEGATION.search(around):
             continue
         return True
     return False
