@@ -103,6 +103,8 @@ _ID_DOCUMENT = re.compile(
 _EMAIL = re.compile(r"\b([A-Za-z0-9._%+-]+)@([A-Za-z0-9.-]+\.[A-Za-z]{2,})\b")
 _SEP = r"[\s.-]?"
 _MOBILE = re.compile(rf"(?<![\d+])(?:(?:\+|00)\s?31{_SEP}(?:\(0\){_SEP})?|\(?0)6\)?{_SEP}(?:\d{_SEP}){{7}}\d(?!\d)")
+_DATE_FIRST = re.compile(r"\(?0?6\)?[-/.]\d{1,2}[-/.](?:19|20)\d{2}")
+_ORGANISATION_NUMBER = re.compile(r"\b(?:rsin|kvk|fiscaal nummer|btw)\b", re.I)
 _MONTHS = (
     r"januari|februari|maart|april|mei|juni|juli|augustus|september|oktober|november|december|"
     r"jan|feb|mrt|apr|jun|jul|aug|sep|sept|okt|nov|dec"
@@ -119,9 +121,11 @@ _BIRTH_CUE = re.compile(
 _NAME_THEN_DATE = re.compile(
     rf"\b([A-Z][a-zà-ÿ]+(?:\s+(?:van|de|der|den|el|al|bin)?\s*[A-Z][a-zà-ÿ]+)+)\s*[(,]\s*{_DATE}"
 )
-# SA, SD and SS are never issued; the words are capitals in headings ("IN 2021 EN 2022").
+# SA, SD and SS are never issued; the words are capitals in headings ("IN 2021 EN 2022"), the
+# units follow amounts ("2048 MB", "1500 KG").
 _POSTCODE = re.compile(
-    r"(?<![\w.,])([1-9]\d{3}\s?(?!SA|SD|SS|EN|OF|IN|OP|DE|TE|AL|EU|NL|VS|UK|US|BV|NV)[A-Z]{2})(?![\w])"
+    r"(?<![\w.,])([1-9]\d{3}\s?(?!SA|SD|SS|EN|OF|IN|OP|DE|TE|AL|EU|NL|VS|UK|US|BV|NV|KB|MB|GB|TB|KM|CM|MM|KG|AM|PM)"
+    r"[A-Z]{2})(?![\w])"
 )
 # Street-name endings that are not also endings of place names (Amsterdam, Eindhoven,
 # Heerenveen …): "In Amsterdam 12 deelnemers" is not an address.
@@ -192,6 +196,8 @@ def spans(text: str) -> list[tuple[int, int, str, str]]:
     for m in _BSN_LABELLED.finditer(text):
         found.append((m.start(1), m.end(1), "bsn", _mask(m.group(1))))
     for m in _BSN_BARE.finditer(text):
+        if _ORGANISATION_NUMBER.search(text[max(0, m.start() - 14) : m.start()]):
+            continue  # an RSIN or KvK number passes the 11-proef too, but is an organisation's
         if valid_bsn(re.sub(r"\D", "", m.group(1))):
             found.append((m.start(1), m.end(1), "bsn", _mask(m.group(1))))
     for start, end in _iban_spans(text):
@@ -204,6 +210,8 @@ def spans(text: str) -> list[tuple[int, int, str, str]]:
         if m.group(1).lower() not in ROLE_MAILBOXES:
             found.append((m.start(), m.end(), "email", m.group(1)[:1] + "***@" + m.group(2)))
     for m in _MOBILE.finditer(text):
+        if _DATE_FIRST.match(m.group(0)):
+            continue  # "06-12-2023 15:00" is a date and a time
         found.append((m.start(), m.end(), "phone", _mask(m.group(0))))
     for pattern in (_BIRTH_CUE, _NAME_THEN_DATE):
         for m in pattern.finditer(text):

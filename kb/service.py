@@ -108,9 +108,8 @@ class KnowledgeBase:
         if not kinds:
             return question, ""
         named = ", ".join(LABELS[k] for k in kinds)
-        return redact(
-            question
-        ), f"Uw vraag bevatte persoonsgegevens ({named}); die zijn niet opgeslagen of doorgestuurd."
+        notice = f"Uw vraag bevatte persoonsgegevens ({named}); die zijn niet opgeslagen of doorgestuurd."
+        return redact(question), notice
 
     def check_question(self, question: str) -> str:
         question = " ".join((question or "").split())

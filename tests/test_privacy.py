@@ -251,6 +251,7 @@ def test_forms_are_found_in_text():
         "Mail inburgering@divosa.nl of info@gemeente.nl; Postbus 9563 | 3506 GN Utrecht.",
         "De klantmanager vraagt een DigiD aan en het B1-niveau; rapport 2022-2023.",
         "Telefoonnummer 123456789 is geen BSN (11-proef faalt); DE89 3704 0044 0532 0130 01 is geen IBAN (mod 97).",
+        "Bijeenkomst op 06-12-2023 15:00 in zaal 2; RSIN 111222333; bijlage van 2048 MB of 1500 KG.",
     ],
 )
 def test_ordinary_numbers_survive(text):
