@@ -29,8 +29,9 @@ from ingest.chunk import CHUNKER_VERSION, chunk_blocks, embed_input
 from ingest.clean import clean_blocks
 from ingest.loaders import SUPPORTED, load_file
 from ingest.metadata import build_meta, date_in_text, is_sidecar, parse_front_matter, read_sidecar
-from ingest.privacy import guard, summarize
+from ingest.privacy import guard, guard_metadata, name_findings, neutral_id, redact_name, refuse_if, summarize
 from kb.errors import DocumentError, KBError
+from kb.injection import KINDS_NL, find_instructions
 from kb.records import Chunk, DocumentMeta
 from kb.store import ChunkStore
 from kb.text import normalize_whitespace
@@ -60,6 +61,12 @@ class FileResult:
     embedded: int = 0
     reason: str = ""
     privacy: str = ""  # what personal data was found and redacted (kinds and places, no values)
+    warnings: list[str] = field(default_factory=list)  # e.g. text that addresses the assistant
+
+    @property
+    def name(self) -> str:
+        """The file name as it may be shown or logged: personal data in it replaced."""
+        return redact_name(Path(self.path).name)
 
     @property
     def status_nl(self) -> str:
@@ -95,6 +102,7 @@ class PreparedDocument:
     content_hash: str
     chunks: list[Chunk]
     privacy: str = ""
+    warnings: list[str] = field(default_factory=list)
 
 
 def discover(paths: Iterable[Path]) -> list[Path]:
@@ -141,16 +149,30 @@ def prepare_document(
     if len(full_text) < 20 or not any(ch.isalpha() for ch in full_text):
         raise DocumentError("Er staat (bijna) geen leesbare tekst in dit bestand; er is niets geïndexeerd.")
     first_heading = next((b.text for b in blocks if b.kind == "heading" and len(b.text) > 8), "")
+    layers = [
+        ("PDF/DOCX-eigenschappen", loaded.embedded_meta),
+        ("front matter", parse_front_matter(loaded.front_matter, path.name)),
+        ("sidecar", read_sidecar(path)),
+        ("formulier", overrides or {}),
+    ]
+    shown_path = path
+    if pii_policy != "off":
+        guarded = [guard_metadata(layer, origin) for origin, layer in layers]
+        layers = [(origin, layer) for (origin, _), (layer, _) in zip(layers, guarded)]
+        findings = findings + [f for _, found in guarded for f in found]
+        in_name = name_findings(path.name)
+        if in_name:
+            # the file name becomes the id, title and source: none of them may carry the value
+            findings += in_name
+            shown_path = path.with_name(redact_name(path.name))
+            layers.insert(0, ("bestandsnaam", {"id": neutral_id(path.stem)}))
+        refuse_if(findings, pii_policy)
     meta = build_meta(
-        path,
-        [
-            loaded.embedded_meta,
-            parse_front_matter(loaded.front_matter, path.name),
-            read_sidecar(path),
-            overrides or {},
-        ],
+        shown_path,
+        [layer for _origin, layer in layers],
         first_heading=first_heading,
-        text_date=date_in_text("\n".join(b.text for b in loaded.blocks[:6])),
+        # from the redacted text: a date of birth near the top is not the document's date
+        text_date=date_in_text("\n".join(b.text for b in blocks[:6])),
     )
     content_hash = _sha(full_text)
     provisional = chunk_blocks(meta.doc_id, "", blocks)
@@ -165,7 +187,18 @@ def prepare_document(
     )
     doc_hash = _sha(fingerprint)
     chunks = chunk_blocks(meta.doc_id, doc_hash, blocks)
-    return PreparedDocument(meta, doc_hash, content_hash, chunks, summarize(findings))
+    return PreparedDocument(meta, doc_hash, content_hash, chunks, summarize(findings), instruction_warnings(blocks))
+
+
+def instruction_warnings(blocks: list) -> list[str]:
+    """Passages that address the assistant (instructions, requests for passwords), by place."""
+    warnings = []
+    for number, block in enumerate(blocks, start=1):
+        where = f"p. {block.page}" if block.page else f"alinea {number}"
+        warnings.extend(
+            f"Tekst die zich tot de assistent richt ({where}): {KINDS_NL[k]}." for k in find_instructions(block.text)
+        )
+    return warnings
 
 
 class Ingestor:
@@ -194,7 +227,7 @@ class Ingestor:
         self._seen: dict[str, Path] = {}
         for number, path in enumerate(files):
 
-            def step(fraction: float, message: str, _n: int = number, _name: str = path.name) -> None:
+            def step(fraction: float, message: str, _n: int = number, _name: str = redact_name(path.name)) -> None:
                 if progress:
                     progress((_n + fraction) / max(len(files), 1), f"{_name}: {message}")
 
@@ -204,12 +237,12 @@ class Ingestor:
             except KBError as exc:
                 result = FileResult(str(path), "refused", reason=str(exc))
             except Exception as exc:  # a traceback is a bug, but one bad file must not stop the batch
-                log.exception("unexpected error while ingesting %s", path.name)
+                log.exception("unexpected error while ingesting %s", redact_name(path.name))
                 result = FileResult(
                     str(path), "refused", reason=f"Onverwachte fout bij het verwerken ({type(exc).__name__})."
                 )
             report.results.append(result)
-            log.info("ingest %s: %s (%d chunks)", path.name, result.status, result.chunks)
+            log.info("ingest %s: %s (%d chunks)", result.name, result.status, result.chunks)
         if progress:
             progress(1.0, "klaar")
         report.seconds = time.perf_counter() - started
@@ -221,13 +254,23 @@ class Ingestor:
         earlier = self._seen.setdefault(meta.doc_id, path)
         if earlier != path:
             raise DocumentError(
-                f"'{earlier.name}' en dit bestand krijgen allebei de id '{meta.doc_id}'. "
+                f"'{redact_name(earlier.name)}' en dit bestand krijgen allebei de id '{meta.doc_id}'. "
                 "Geef een van beide een eigen 'id' in de metadata (sidecar of front matter)."
             )
         current = existing.get(meta.doc_id)
-        base = FileResult(str(path), "", meta.doc_id, meta.title, len(prepared.chunks), privacy=prepared.privacy)
+        base = FileResult(
+            str(path),
+            "",
+            meta.doc_id,
+            meta.title,
+            len(prepared.chunks),
+            privacy=prepared.privacy,
+            warnings=prepared.warnings,
+        )
         if prepared.privacy:
             base.reason = f"Persoonsgegevens onleesbaar gemaakt vóór het indexeren: {prepared.privacy}."
+        if prepared.warnings:
+            base.reason = " ".join([base.reason, "Controleer dit document:", *prepared.warnings]).strip()
         if current and current.doc_hash == prepared.doc_hash and current.complete:
             if current.other_versions:
                 self.store.delete_other_versions(meta.doc_id, current.doc_hash)  # finish an interrupted update

@@ -64,6 +64,9 @@ def main(
     ctx: click.Context, data_dir: Path | None, embedding: str | None, chroma_url: str | None, local_llm: bool
 ) -> None:
     """CoP Kennisbank: doorzoek handreikingen en CoP-interviews over de Wet inburgering 2021."""
+    from kb.private_files import private_umask
+
+    private_umask()  # the index, feedback and lock files are for this account only
     settings = Settings.from_env()
     changes = {k: v for k, v in {"data_dir": data_dir, "embedding": embedding, "chroma_url": chroma_url}.items() if v}
     settings = settings.with_(**changes) if changes else settings
@@ -109,12 +112,15 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], meta: tuple[str, ...], r
 
     report = kb.ingest([p for p in targets if p.exists()], _pairs(meta, "--meta"), progress)
     if as_json:
-        click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+        data = report.to_dict()
+        for row, result in zip(data["results"], report.results):
+            row["path"] = str(Path(result.path).with_name(result.name))  # no personal data from a file name
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
     if sys.stderr.isatty():
         click.echo("", err=True)
     for result in report.results:
-        line = f"{result.status_nl:>22}  {Path(result.path).name}"
+        line = f"{result.status_nl:>22}  {result.name}"
         if result.doc_id:
             line += f"  → {result.doc_id} ({result.chunks} passages)"
         click.echo(line)
@@ -193,6 +199,52 @@ def docs_remove(ctx: click.Context, doc_id: str) -> None:
         click.echo(f"Geen document met id '{doc_id}'. Zie 'kb docs list'.", err=True)
         sys.exit(1)
     click.echo(f"'{doc_id}' verwijderd ({removed} passages).")
+
+
+@main.group()
+def privacy() -> None:
+    """Persoonsgegevens (AVG): zoek ze in de index, ruim oude feedback op."""
+
+
+@privacy.command("scan")
+@click.option("--json", "as_json", is_flag=True, help="Als JSON.")
+@click.pass_context
+def privacy_scan(ctx: click.Context, as_json: bool) -> None:
+    """Toon passages en metadata in de index die nog persoonsgegevens bevatten (soort en plaats, nooit de waarde)."""
+    from dataclasses import asdict
+
+    from kb.privacy import scan_index
+
+    findings = scan_index(_open_kb(ctx.find_root()).store)
+    if as_json:
+        click.echo(json.dumps([asdict(f) for f in findings], ensure_ascii=False, indent=2))
+        return
+    if not findings:
+        click.echo("Geen persoonsgegevens gevonden in de geïndexeerde passages en metadata.")
+        return
+    for f in findings:
+        click.echo(f"{f.doc_id:<45} {f.chunk or '-':<30} {f.place:<22} {f.label}")
+    documents = sorted({f.doc_id for f in findings})
+    click.echo(
+        f"\n{len(findings)} vondst(en) in {len(documents)} document(en). Verwijder een document met "
+        "'kb docs remove ID' en voeg een geanonimiseerde versie opnieuw toe (met KB_PII_POLICY=redact "
+        "worden deze gegevens bij het opnieuw indexeren onleesbaar gemaakt)."
+    )
+    sys.exit(1)
+
+
+@privacy.command("purge")
+@click.pass_context
+def privacy_purge(ctx: click.Context) -> None:
+    """Verwijder feedback ouder dan KB_FEEDBACK_DAYS en maak persoonsgegevens in de rest onleesbaar."""
+    from kb.privacy import purge
+
+    result = purge(_settings(ctx.find_root()))
+    kept = "zonder termijn (KB_FEEDBACK_DAYS=0)" if not result.days else f"{result.days} dagen"
+    click.echo(
+        f"Feedback: {result.deleted} beoordeling(en) verwijderd, {result.redacted} onleesbaar gemaakt "
+        f"(bewaartermijn {kept})."
+    )
 
 
 @main.command("export")

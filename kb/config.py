@@ -29,8 +29,15 @@ DOCUMENTED: dict[str, tuple[str, str]] = {
     "KB_MAX_QUESTION_CHARS": ("1000", "Longer questions are refused with a message."),
     "KB_PII_POLICY": (
         "redact",
-        "Personal data (BSN, IBAN, personal e-mail, mobile numbers, dates of birth) found in a file: "
-        "`redact` (index with those spans removed, default), `refuse` (do not index the file) or `off`.",
+        "Personal data (BSN, IBAN, vreemdelingennummer, passport/ID number, personal e-mail, mobile number, "
+        "date of birth, postcode, street + house number) found in a file's text, metadata or name: "
+        "`redact` (index with those spans removed, default), `refuse` (do not index the file) or `off` "
+        "(documents only; questions and feedback are always redacted).",
+    ),
+    "KB_FEEDBACK_DAYS": (
+        "90",
+        "Days a feedback rating is kept; older ones are deleted when the app starts and by "
+        "`kb privacy purge`. `0` keeps them without limit.",
     ),
     "KB_LOG_LEVEL": ("WARNING", "Logging level; logs never contain document text or questions."),
     "KB_LLM": (
@@ -89,6 +96,7 @@ class Settings:
     max_file_mb: int = 50
     max_question_chars: int = 1000
     pii_policy: str = "redact"
+    feedback_days: int = 90
     log_level: str = "WARNING"
     llm: str = "off"
     llm_base_url: str = ""
@@ -113,6 +121,7 @@ class Settings:
             max_file_mb=_int("KB_MAX_FILE_MB", env),
             max_question_chars=_int("KB_MAX_QUESTION_CHARS", env, minimum=10),
             pii_policy=_choice("KB_PII_POLICY", env, ("redact", "refuse", "off")),
+            feedback_days=_int("KB_FEEDBACK_DAYS", env, minimum=0),
             log_level=_env("KB_LOG_LEVEL", env).upper(),
             llm=_choice("KB_LLM", env, LLM_BACKENDS),
             llm_base_url=_env("KB_LLM_BASE_URL", env),

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 
 from kb.config import Settings
 from kb.errors import KBError
+from kb.private_files import open_private
 
 WAIT_MESSAGE = "Er loopt al een andere indexering op deze kennisbank; deze wacht tot die klaar is."
 
@@ -26,8 +27,7 @@ class IngestBusyError(KBError):
 def ingest_lock(
     settings: Settings, progress: Callable[[float, str], None] | None = None, timeout_s: float = 3600
 ) -> Iterator[None]:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    with (settings.data_dir / "ingest.lock").open("a+") as handle:
+    with open_private(settings.data_dir / "ingest.lock", "a+") as handle:
         started = time.monotonic()
         told = False
         while True:

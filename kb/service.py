@@ -16,6 +16,7 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.llms import LLM
 
 from ingest.pipeline import Ingestor, IngestReport, Progress
+from ingest.privacy import LABELS, kinds_in, redact
 from kb.answer import AnswerConfig, ExtractiveAnswerer
 from kb.config import Settings
 from kb.embeddings import load_embedding
@@ -24,6 +25,7 @@ from kb.llm.backends import load_llm
 from kb.llm.generate import Drafted, GenerationConfig, GenerativeAnswerer
 from kb.llm.verify import CitationVerifier
 from kb.locking import ingest_lock
+from kb.private_files import private_dir, tighten
 from kb.records import Answer
 from kb.retrieve import FILTER_KEYS, HybridRetriever
 from kb.store import ChunkStore, StoredDocument, open_store
@@ -66,7 +68,10 @@ class KnowledgeBase:
         """
         embed_model, model_id = embedding or load_embedding(settings.embedding)
         dim = len(embed_model.get_query_embedding("dimensie"))
-        return cls(settings, embed_model, open_store(settings, model_id, dim), llm=llm or load_llm(settings))
+        private_dir(settings.data_dir)
+        store = open_store(settings, model_id, dim)
+        tighten(settings.data_dir)  # a data folder from before was 755 with 644 files
+        return cls(settings, embed_model, store, llm=llm or load_llm(settings))
 
     @property
     def mode(self) -> str:
@@ -92,6 +97,20 @@ class KnowledgeBase:
         return removed
 
     # -- questions -----------------------------------------------------------------
+    @staticmethod
+    def redact_question(question: str) -> tuple[str, str]:
+        """The question with personal data replaced, and a Dutch notice if there was any.
+
+        Done before retrieval, logging, feedback and the language model: nothing of it is
+        searched, stored or sent on.
+        """
+        kinds = kinds_in(question)
+        if not kinds:
+            return question, ""
+        named = ", ".join(LABELS[k] for k in kinds)
+        notice = f"Uw vraag bevatte persoonsgegevens ({named}); die zijn niet opgeslagen of doorgestuurd."
+        return redact(question), notice
+
     def check_question(self, question: str) -> str:
         question = " ".join((question or "").split())
         if len(question) < 3 or not any(ch.isalnum() for ch in question):
@@ -136,8 +155,9 @@ class KnowledgeBase:
         ``on_delta`` receives the generated (not yet verified) text as it streams in.
         """
         started = time.perf_counter()
-        question = self.check_question(question)
-        history = relevant_history(question, [h for h in (" ".join(str(h).split()) for h in history) if h])
+        question, privacy_notice = self.redact_question(self.check_question(question))
+        history = [redact(h) for h in (" ".join(str(h).split()) for h in history) if h]
+        history = relevant_history(question, history)
         standalone = ""
         timings: dict[str, float] = {}
         if history and self.generator:
@@ -170,7 +190,7 @@ class KnowledgeBase:
             latency,
             drafted.confidence,
             mode=drafted.mode,
-            notice=drafted.notice,
+            notice=" ".join(n for n in (privacy_notice, drafted.notice) if n),
             claims=drafted.claims,
             standalone_question=standalone,
             timings={**timings, **drafted.timings},

@@ -15,6 +15,8 @@ from kb.chat.auth import PASSWORD_VAR, USER_VAR, AdminCredentials
 from kb.config import Settings
 from kb.llm.backends import describe as describe_llm
 from kb.offline import apply_offline_env
+from kb.privacy import purge
+from kb.private_files import private_umask
 from kb.service import KnowledgeBase
 
 apply_offline_env()  # before gradio is imported anywhere below
@@ -124,6 +126,10 @@ def launch(
     With ``block=False`` the server runs in a background thread (tests); call ``.close()``.
     """
     settings = kb.settings
+    private_umask()  # files the app creates (feedback, index, locks) are for this account only
+    purged = purge(settings)
+    if purged.deleted or purged.redacted:
+        print(f"Feedback: {purged.deleted} beoordeling(en) ouder dan {purged.days} dagen verwijderd.")
     if ingest_corpus:
         if settings.corpus_dir.is_dir():
             report = kb.ingest([settings.corpus_dir])

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from ingest.privacy import redact
 from kb.chat.feedback import feedback_path, record_feedback
 from kb.chat.render import (
     SEARCHING,
@@ -107,7 +108,7 @@ def stream_answer(
 
     worker = threading.Thread(target=work, name="kb-answer", daemon=True)
     worker.start()
-    asked = {"role": "user", "content": " ".join((question or "").split())}
+    asked = {"role": "user", "content": redact(" ".join((question or "").split()))}
     pending = [*conversation["messages"], asked]
     yield conversation, [*pending, {"role": "assistant", "content": SEARCHING}], "", False
     while worker.is_alive():

@@ -3,6 +3,11 @@
 Citations are data: everything here reads :class:`~kb.records.Answer` fields and never
 parses the answer text. Every value from a document is escaped before it becomes HTML
 or Markdown, because uploaded documents are not trusted to be well-formed.
+
+Nothing a document or the language model wrote becomes a link: Markdown link syntax is
+escaped, and web and e-mail addresses are "defanged" (``https[:]//voorbeeld[.]nl``), which
+Markdown's autolinking does not pick up. A source that smuggles in a phishing address
+then shows it as text, not as something to click.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from ingest.pipeline import FileResult
+from ingest.privacy import redact_name
 from kb.records import Answer, Citation, Passage
 from kb.store import StoredDocument
 
@@ -30,9 +36,26 @@ DOCUMENT_HEADERS = ["id", "titel", "soort", "datum", "passages", "toegevoegd op"
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|~$])")
 
 
+_ADDRESS = re.compile(
+    r"(?:\b(?:https?|ftp|file)://|\b(?:mailto|javascript|data):(?=\S)|\bwww\.)[^\s<>\"'`]*"
+    r"|\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b",
+    re.I,
+)
+
+
+def defang(text: str) -> str:
+    """Web and e-mail addresses made unclickable: ``https://x.nl`` → ``https[:]//x[.]nl``."""
+
+    def neutral(match: re.Match[str]) -> str:
+        value = re.sub(r"^(\w+):", r"\1[:]", match.group(0))
+        return value.replace(".", "[.]").replace("@", "[@]")
+
+    return _ADDRESS.sub(neutral, text or "")
+
+
 def md_escape(text: str) -> str:
-    """Escape Markdown syntax so document text shows literally in the chat."""
-    return _MD_SPECIAL.sub(r"\\\1", text or "")
+    """Escape Markdown syntax so document text shows literally in the chat (and links are not links)."""
+    return _MD_SPECIAL.sub(r"\\\1", defang(text))
 
 
 def _date(value: str) -> str:
@@ -213,7 +236,7 @@ def dropped_html(answer: Answer) -> str:
     if answer.mode != "llm":
         shown = "Wat het taalmodel schreef en waarom het niet is gebruikt"
     items = "".join(
-        f'<li><span class="kb-dropped-text">{html.escape(c.text)}</span> '
+        f'<li><span class="kb-dropped-text">{html.escape(defang(c.text))}</span> '
         f'<span class="kb-dropped-reason">— {html.escape(c.reason)}</span></li>'
         for c in dropped
     )
@@ -226,7 +249,8 @@ def ingest_rows(results: Iterable[FileResult]) -> list[list[object]]:
 
 
 def _file_name(path: str) -> str:
-    return re.split(r"[\\/]", path)[-1]
+    """The file name without folders, personal data in it replaced (``intake-bsn-verwijderd.pdf``)."""
+    return redact_name(re.split(r"[\\/]", path)[-1])
 
 
 def format_timestamp(value: str) -> str:

@@ -18,9 +18,17 @@ from dataclasses import dataclass, field
 from llama_index.core.llms import LLM
 
 from kb.answer import ExtractiveAnswerer, cite
+from kb.injection import asks_for_secret, new_contacts
 from kb.llm.backends import LLMUnavailable, stream_chat, with_retries
 from kb.llm.claims import DraftSentence, split_draft
-from kb.llm.prompts import CONDENSE_TEMPLATE, answer_messages, history_block, says_not_found
+from kb.llm.prompts import (
+    CONDENSE_TEMPLATE,
+    SOURCE_CLOSE,
+    SOURCE_OPEN,
+    answer_messages,
+    history_block,
+    says_not_found,
+)
 from kb.llm.verify import CitationVerifier, Support
 from kb.records import Citation, Claim, Passage
 from kb.text import fold, normalize_whitespace, tokenize
@@ -38,6 +46,8 @@ REASONS = {
     "uncited": "Geen bron genoemd, en geen van de bronnen zegt dit.",
     "numbers": "Een getal in deze zin staat niet in de aangehaalde bron.",
     "actors": "De organisatie of rol in deze zin staat niet in de aangehaalde bron.",
+    "contact": "Een webadres, telefoonnummer of e-mailadres in deze zin staat niet in de aangehaalde bron.",
+    "secret": "De zin vraagt om een wachtwoord, DigiD-gegevens of pincode; daar vraagt de kennisbank nooit om.",
 }
 
 
@@ -158,13 +168,13 @@ class GenerativeAnswerer:
         claims: list[Claim] = []
         supports: list[dict[int, Support]] = []
         everything = list(range(len(sources)))
-        headings = tuple(f"{p.title} — " for p in sources if p.title)
+        headings = (SOURCE_OPEN, SOURCE_CLOSE, *(f"{p.title} — " for p in sources if p.title))
         for draft in (d for d in drafts if d.has_content):
             if draft.text.startswith(headings):  # the model echoed a source's heading line
                 continue
             status, verified, probability = self._check(draft, sources, everything)
             reason = REASONS.get(status, "")
-            claim_status = "unsupported" if status in ("numbers", "actors") else status
+            claim_status = "unsupported" if status in ("numbers", "actors", "contact", "secret") else status
             claims.append(
                 Claim(draft.text, draft.cited, tuple(i + 1 for i in verified), claim_status, probability, reason)
             )
@@ -174,7 +184,24 @@ class GenerativeAnswerer:
     def _check(
         self, draft: DraftSentence, sources: list[Passage], everything: list[int]
     ) -> tuple[str, dict[int, Support], float]:
-        """(status, verified source index → support, support probability) for one sentence."""
+        """(status, verified source index → support, support probability) for one sentence.
+
+        Never kept, whatever the sources say: a request for a password, DigiD or pincode (a
+        source can be a phishing text), and a web address, phone number or e-mail address that
+        the cited source does not have (an injected or invented link)."""
+        if asks_for_secret(draft.text):
+            return "secret", {}, 0.0
+        cited = [n - 1 for n in draft.cited if 1 <= n <= len(sources)] or everything
+        if new_contacts(draft.text, " ".join(sources[i].text for i in cited)):
+            return "contact", {}, 0.0  # before the number rule, which would give a vaguer reason
+        status, verified, probability = self._check_support(draft, sources, everything)
+        if verified and new_contacts(draft.text, " ".join(sources[i].text for i in verified)):
+            return "contact", {}, probability  # attached to a source without that address
+        return status, verified, probability
+
+    def _check_support(
+        self, draft: DraftSentence, sources: list[Passage], everything: list[int]
+    ) -> tuple[str, dict[int, Support], float]:
         bar = self.verifier.threshold()
         if any(not 1 <= n <= len(sources) for n in draft.cited):
             valid = [n - 1 for n in draft.cited if 1 <= n <= len(sources)]
