@@ -32,6 +32,10 @@ DOCUMENTED: dict[str, tuple[str, str]] = {
         "Personal data (BSN, IBAN, personal e-mail, mobile numbers, dates of birth) found in a file: "
         "`redact` (index with those spans removed, default), `refuse` (do not index the file) or `off`.",
     ),
+    "KB_ADMIN_IDLE_MINUTES": (
+        "30",
+        "Minutes without activity after which a CoP-trekker's login in the chat app ends.",
+    ),
     "KB_LOG_LEVEL": ("WARNING", "Logging level; logs never contain document text or questions."),
     "KB_LLM": (
         "off",
@@ -89,6 +93,7 @@ class Settings:
     max_file_mb: int = 50
     max_question_chars: int = 1000
     pii_policy: str = "redact"
+    admin_idle_minutes: int = 30
     log_level: str = "WARNING"
     llm: str = "off"
     llm_base_url: str = ""
@@ -113,6 +118,7 @@ class Settings:
             max_file_mb=_int("KB_MAX_FILE_MB", env),
             max_question_chars=_int("KB_MAX_QUESTION_CHARS", env, minimum=10),
             pii_policy=_choice("KB_PII_POLICY", env, ("redact", "refuse", "off")),
+            admin_idle_minutes=_int("KB_ADMIN_IDLE_MINUTES", env),
             log_level=_env("KB_LOG_LEVEL", env).upper(),
             llm=_choice("KB_LLM", env, LLM_BACKENDS),
             llm_base_url=_env("KB_LLM_BASE_URL", env),
