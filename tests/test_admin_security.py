@@ -86,8 +86,11 @@ def _fn_index(demo, name: str) -> int:
     return next(i for i, fn in demo.fns.items() if fn.name == name)
 
 
-def call_event(app, fn_name: str, data: list, session_hash: str, cookies: dict | None = None) -> list:
-    """Run one Gradio event the way the browser does: POST queue/join, then read queue/data."""
+def call_event(app, fn_name: str, data: list, session_hash: str, cookies: dict | None = None) -> list | int:
+    """Run one Gradio event the way the browser does: POST queue/join, then read queue/data.
+
+    Returns the outputs, or the HTTP status when the event stream was refused.
+    """
     base = app["url"]
     with httpx.Client(base_url=base, cookies=cookies or {}, timeout=120) as client:
         body = {"data": data, "fn_index": _fn_index(app["demo"], fn_name), "session_hash": session_hash}
@@ -95,6 +98,8 @@ def call_event(app, fn_name: str, data: list, session_hash: str, cookies: dict |
         joined.raise_for_status()
         event_id = joined.json()["event_id"]
         with client.stream("GET", "gradio_api/queue/data", params={"session_hash": session_hash}) as stream:
+            if stream.status_code != 200:
+                return stream.status_code
             for line in stream.iter_lines():
                 if not line.startswith("data:"):
                     continue
@@ -136,16 +141,21 @@ def test_login_sets_a_strict_httponly_cookie_and_the_hash_alone_gets_nothing(app
     session_hash = secrets.token_hex(6)
     shown = call_event(app, "after_login", [], session_hash, {"kb_admin": token})
     assert HANDREIKING in _text(shown)  # the admin sees the documents table
-    # the same session hash without the cookie: re-indexing and removing are refused, nothing is shown
+    # the same session hash without the cookie: its event stream is refused ...
     before = len(_audit(app))
-    replay = call_event(app, "on_reindex", [], session_hash)
-    assert "Log eerst in als beheerder" in _text(replay[0])
-    assert not [e for e in _audit(app)[before:] if e["action"] == "reindex"]
-    assert call_event(app, "on_remove", [HANDREIKING], session_hash)[1].startswith("Log eerst in")
-    assert call_event(app, "on_confirm", [None], session_hash)[1].startswith("Log eerst in")
-    assert any(d.doc_id == HANDREIKING for d in app["kb"].documents())
-    replay = call_event(app, "after_login", [], session_hash)
+    assert call_event(app, "on_remove", [HANDREIKING], session_hash) == 403
+    assert call_event(app, "on_reindex", [], session_hash) == 403
+    assert call_event(app, "after_login", [], session_hash) == 403
+    # ... and the handlers check the cookie, not the session: without it they do nothing
+    other = secrets.token_hex(6)
+    assert "Log eerst in als beheerder" in _text(call_event(app, "on_reindex", [], other)[0])
+    assert call_event(app, "on_confirm", [None], other)[1].startswith("Log eerst in")
+    assert call_event(app, "on_upload", [None, "", "", "", "", "", "", True], other)[0].startswith("Log eerst in")
+    replay = call_event(app, "after_login", [], other)
     assert HANDREIKING not in _text(replay) and "Onjuiste" in _text(replay)
+    time.sleep(1)  # the refused replays above had time to run
+    assert not [e for e in _audit(app)[before:] if e["action"] in ("reindex", "remove")]
+    assert any(d.doc_id == HANDREIKING for d in app["kb"].documents())
 
 
 def test_deep_links_return_no_admin_data(app):
@@ -154,13 +164,43 @@ def test_deep_links_return_no_admin_data(app):
     token = login(app).cookies["kb_admin"]
     session_hash = secrets.token_hex(6)
     call_event(app, "after_login", [], session_hash, {"kb_admin": token})
-    link = httpx.get(app["url"] + "gradio_api/deep_link", params={"session_hash": session_hash})
-    assert link.status_code == 404 and HANDREIKING not in link.text
+    for hash_ in (session_hash, secrets.token_hex(6)):
+        link = httpx.get(app["url"] + "gradio_api/deep_link", params={"session_hash": hash_})
+        assert link.status_code == 404 and HANDREIKING not in link.text
     for path in ("config", ""):
         shared = httpx.get(app["url"] + path, params={"deep_link": "abc123"})
         assert shared.status_code == 404
     config = httpx.get(app["url"] + "config")
     assert config.status_code == 200 and HANDREIKING not in config.text
+
+
+def test_the_event_stream_of_an_admin_page_needs_the_admin_cookie(app):
+    """Gradio streams a page's results to whoever asks with its session hash (queue/data?session_hash=):
+    once a page has been used as admin, its stream and heartbeat need that admin's cookie."""
+    token = login(app).cookies["kb_admin"]
+    session_hash = secrets.token_hex(6)
+    call_event(app, "after_login", [], session_hash, {"kb_admin": token})
+    for path in ("gradio_api/queue/data", f"gradio_api/heartbeat/{session_hash}"):
+        stolen = httpx.get(app["url"] + path, params={"session_hash": session_hash}, timeout=10)
+        assert stolen.status_code == 403 and HANDREIKING not in stolen.text
+        forged = httpx.get(
+            app["url"] + path, params={"session_hash": session_hash}, cookies={"kb_admin": "geraden"}, timeout=10
+        )
+        assert forged.status_code == 403
+    with httpx.stream(
+        "GET",
+        app["url"] + "gradio_api/queue/data",
+        params={"session_hash": session_hash},
+        cookies={"kb_admin": token},
+        timeout=10,
+    ) as own:
+        assert own.status_code == 200
+    # a page never used as admin (a klantmanager's chat) is not affected
+    assert call_event(app, "on_reindex", [], secrets.token_hex(6))[0].startswith("Log eerst in")
+    # after logout the page works again without a cookie (and shows nothing of the admin part)
+    httpx.post(app["url"] + "admin/logout", cookies={"kb_admin": token})
+    replay = call_event(app, "after_login", [], session_hash)
+    assert HANDREIKING not in _text(replay)
 
 
 def test_logout_ends_the_session_on_the_server(app):

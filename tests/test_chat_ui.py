@@ -352,6 +352,19 @@ def test_gate_refuses_the_right_password_while_locked_and_audits_without_secrets
         audit.record("upload", "trekker", "x", text="Een passage")  # only ids and counts
 
 
+def test_an_admin_page_is_bound_to_its_token_until_logout_and_follows_a_new_login(tmp_path: Path):
+    gate = AdminGate(AdminCredentials("trekker", "een lang wachtwoord"), 30, AuditLog(tmp_path / "a.jsonl"), Clock())
+    first = gate.login("trekker", "een lang wachtwoord", "10.0.0.1").token
+    assert gate.may_read("tab-1", None)  # a page never used as admin
+    gate.bind("tab-1", first)
+    assert gate.may_read("tab-1", first) and not gate.may_read("tab-1", None) and not gate.may_read("tab-1", "x")
+    second = gate.login("trekker", "een lang wachtwoord", "10.0.0.1").token
+    gate.replace_token(first, second)  # logged in again in the same browser
+    assert gate.session(first) is None and gate.may_read("tab-1", second) and not gate.may_read("tab-1", first)
+    gate.logout(second, "10.0.0.1")
+    assert gate.may_read("tab-1", None)  # the page goes on as an ordinary chat page
+
+
 def test_start_up_sweep_deletes_everything_left_in_the_upload_folder(tmp_path: Path):
     uploads = tmp_path / "uploads"
     (uploads / "batch-1").mkdir(parents=True)

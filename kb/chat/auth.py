@@ -231,6 +231,8 @@ class AdminGate:
         self.sessions = AdminSessions(idle_minutes * 60, clock)
         self.throttle = throttle or LoginThrottle(clock)
         self.audit = audit
+        self._bound: dict[str, str] = {}  # Gradio session hash -> hash of the admin token used in it
+        self._bound_lock = threading.Lock()
 
     def login(self, user: str, password: str, client: str) -> LoginOutcome:
         """Check the password unless ``client`` is locked out; on success start a session."""
@@ -258,11 +260,42 @@ class AdminGate:
 
     def logout(self, token: str | None, client: str) -> bool:
         """End the session server-side; True when there was one."""
+        if token:
+            self._move_bindings(_key(token), None)
         session = self.sessions.end(token)
         if session is None:
             return False
         self.audit.record("logout", session.user, client)
         return True
+
+    def replace_token(self, old: str | None, new: str) -> None:
+        """After a new login in the same browser: end the old session, keep its pages bound to the new token."""
+        if old:
+            self.sessions.end(old)
+            self._move_bindings(_key(old), _key(new))
+
+    # Gradio's event stream (queue/data, heartbeat) is addressed by the session hash alone. Once a
+    # page has been used as admin, only requests with that admin's cookie may read its stream, so a
+    # session hash from a proxy log does not show the documents table as it streams by.
+    def bind(self, session_hash: str | None, token: str | None) -> None:
+        """Tie a Gradio session (a browser tab) to the admin token used in it."""
+        if session_hash and token:
+            with self._bound_lock:
+                self._bound[session_hash] = _key(token)
+
+    def may_read(self, session_hash: str, token: str | None) -> bool:
+        """True unless ``session_hash`` belongs to an admin page and ``token`` is not that admin's."""
+        with self._bound_lock:
+            bound = self._bound.get(session_hash)
+        return bound is None or (bool(token) and hmac.compare_digest(bound, _key(token or "")))
+
+    def _move_bindings(self, old_key: str, new_key: str | None) -> None:
+        with self._bound_lock:
+            for session_hash in [h for h, k in self._bound.items() if k == old_key]:
+                if new_key is None:
+                    del self._bound[session_hash]
+                else:
+                    self._bound[session_hash] = new_key
 
     def _who(self, typed_user: str) -> str:
         """The typed name only when it is the admin's: a wrong name may be a password typed in the wrong box."""

@@ -138,8 +138,15 @@ def _token(request: Any) -> str | None:
 
 
 def admin_session(gate: AdminGate, request: Any) -> AdminSession | None:
-    """The admin session behind this Gradio request's cookie (never its session hash), or ``None``."""
-    return gate.session(_token(request))
+    """The admin session behind this Gradio request's cookie (never its session hash), or ``None``.
+
+    A page used as admin is bound to the token, so its event stream is only readable with it.
+    """
+    token = _token(request)
+    session = gate.session(token)
+    if session is not None:
+        gate.bind(getattr(request, "session_hash", None), token)
+    return session
 
 
 def audit_ingest(gate: AdminGate, session: AdminSession, client: str, action: str, results: list[FileResult]) -> None:

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 LOGIN_PATH = "/admin/login"
 LOGOUT_PATH = "/admin/logout"
 DEEP_LINK_PATH = "/gradio_api/deep_link"
+HEARTBEAT_PATH = "/gradio_api/heartbeat/"
 
 
 def is_https(scheme: str, forwarded_proto: str) -> bool:
@@ -66,14 +67,36 @@ class RefuseDeepLinks:
         await self.app(scope, receive, send)
 
 
+class GuardAdminStreams:
+    """ASGI middleware: 403 for Gradio's event stream and heartbeat of an admin page without its cookie."""
+
+    def __init__(self, app: Any, gate: AdminGate) -> None:
+        self.app, self.gate = app, gate
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            from starlette.requests import Request as StarletteRequest
+            from starlette.responses import PlainTextResponse
+
+            request = StarletteRequest(scope)
+            path = scope["path"]
+            session_hash = request.query_params.get("session_hash", "")
+            if HEARTBEAT_PATH in path:
+                session_hash = path.rsplit("/", 1)[-1]
+            if session_hash and not self.gate.may_read(session_hash, request.cookies.get(COOKIE_NAME)):
+                await PlainTextResponse("Geen toegang.", status_code=403)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def build_server_app(demo: Any, gate: AdminGate | None, mount_options: dict[str, Any]) -> Any:
     """The FastAPI app: admin login/logout routes (when there is an admin) and the Gradio app at ``/``."""
     import gradio as gr
 
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
-    app.add_middleware(RefuseDeepLinks)
 
     if gate is not None:
+        app.add_middleware(GuardAdminStreams, gate=gate)
 
         @app.post(LOGIN_PATH)
         def admin_login(form: LoginForm, request: Request) -> JSONResponse:
@@ -83,7 +106,7 @@ def build_server_app(demo: Any, gate: AdminGate | None, mount_options: dict[str,
                 status = 429 if outcome.retry_after else 401
                 headers = {"Retry-After": str(int(outcome.retry_after) + 1)} if outcome.retry_after else None
                 return JSONResponse({"ok": False, "message": outcome.message}, status_code=status, headers=headers)
-            gate.sessions.end(request.cookies.get(COOKIE_NAME))  # a new login replaces an older token
+            gate.replace_token(request.cookies.get(COOKIE_NAME), outcome.token)  # a new login replaces an older one
             response = JSONResponse({"ok": True, "message": "U bent ingelogd als beheerder."})
             response.set_cookie(
                 COOKIE_NAME,
@@ -109,6 +132,7 @@ def build_server_app(demo: Any, gate: AdminGate | None, mount_options: dict[str,
             )
             return response
 
+    app.add_middleware(RefuseDeepLinks)  # added last, so it runs first
     return gr.mount_gradio_app(app, demo, path="/", **mount_options)
 
 
