@@ -17,7 +17,7 @@ from typing import Any
 
 from ingest.metadata import KINDS
 from ingest.pipeline import FileResult, IngestReport, prepare_document
-from kb.chat.auth import COOKIE_NAME, DISABLED_NL, AdminGate, AdminSession
+from kb.chat.auth import COOKIE_NAME, DISABLED_NL, WRONG_NL, AdminGate, AdminSession
 from kb.chat.render import DOCUMENT_HEADERS, INGEST_HEADERS, document_rows, ingest_rows
 from kb.chat.uploads import UploadRefused, UploadRegistry, find_replacements, stage_uploads, staging_dir
 from kb.config import Settings
@@ -279,7 +279,7 @@ def build_documents_tab(kb: KnowledgeBase, settings: Settings, gate: AdminGate |
         """Runs after the browser posted the form to /admin/login: the cookie decides."""
         if admin_session(gate, request) is None:
             wait = gate.throttle.wait_seconds(_client(request))
-            message = gate.login_refusal(wait) if wait > 0 else "⚠️ Onjuiste gebruikersnaam of wachtwoord."
+            message = gate.login_refusal(wait) if wait > 0 else WRONG_NL
             return logged_out(message)
         return (
             gr.Column(visible=False),
