@@ -36,11 +36,15 @@ def main() -> int:
         logging.basicConfig(
             level=getattr(logging, settings.log_level, logging.WARNING), format="%(levelname)s %(name)s: %(message)s"
         )
+        from kb.chat.auth import AdminCredentials
+
+        admin = AdminCredentials.from_env(environ)  # a too short password stops here, before any model loads
         from kb.chat.app import launch
         from kb.service import KnowledgeBase
 
         kb = KnowledgeBase.open(settings)
-        launch(kb, host=environ.get("KB_HOST", "").strip() or "127.0.0.1", port=port, ingest_corpus=True)
+        host = environ.get("KB_HOST", "").strip() or "127.0.0.1"
+        launch(kb, host=host, port=port, ingest_corpus=True, admin=admin)
     except KBError as exc:
         print(f"Fout: {exc}", file=sys.stderr)
         return 2

@@ -288,13 +288,19 @@ def import_cmd(ctx: click.Context, source: Path) -> None:
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, ingest: bool) -> None:
     """Start de chat-app in de browser."""
+    from kb.chat.auth import AdminCredentials
+
+    try:
+        admin = AdminCredentials.from_env()  # a too short password stops here, before any model loads
+    except KBError as exc:
+        raise click.ClickException(str(exc)) from None
     kb = _open_kb(ctx)
     try:
         from kb.chat.app import launch
     except ImportError:
         _terminal_chat(kb)
         return
-    launch(kb, host=host, port=port, ingest_corpus=ingest)
+    launch(kb, host=host, port=port, ingest_corpus=ingest, admin=admin)
 
 
 def _terminal_chat(kb) -> None:

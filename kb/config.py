@@ -39,6 +39,10 @@ DOCUMENTED: dict[str, tuple[str, str]] = {
         "Days a feedback rating is kept; older ones are deleted when the app starts and by "
         "`kb privacy purge`. `0` keeps them without limit.",
     ),
+    "KB_ADMIN_IDLE_MINUTES": (
+        "30",
+        "Minutes without activity after which a CoP-trekker's login in the chat app ends.",
+    ),
     "KB_LOG_LEVEL": ("WARNING", "Logging level; logs never contain document text or questions."),
     "KB_LLM": (
         "off",
@@ -97,6 +101,7 @@ class Settings:
     max_question_chars: int = 1000
     pii_policy: str = "redact"
     feedback_days: int = 90
+    admin_idle_minutes: int = 30
     log_level: str = "WARNING"
     llm: str = "off"
     llm_base_url: str = ""
@@ -122,6 +127,7 @@ class Settings:
             max_question_chars=_int("KB_MAX_QUESTION_CHARS", env, minimum=10),
             pii_policy=_choice("KB_PII_POLICY", env, ("redact", "refuse", "off")),
             feedback_days=_int("KB_FEEDBACK_DAYS", env, minimum=0),
+            admin_idle_minutes=_int("KB_ADMIN_IDLE_MINUTES", env),
             log_level=_env("KB_LOG_LEVEL", env).upper(),
             llm=_choice("KB_LLM", env, LLM_BACKENDS),
             llm_base_url=_env("KB_LLM_BASE_URL", env),

@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 
 import pytest
 
+from kb.chat.audit import read_audit
 from tests.conftest import CORPUS, REPO, local_llm_settings
 from tests.files import make_docx, make_pdf
 
@@ -68,11 +69,11 @@ def chat_server(tmp_path_factory, sample_data_dir, e5):
     with pytest.MonkeyPatch.context() as env:
         env.setenv("KB_ADMIN_USER", admin[0])
         env.setenv("KB_ADMIN_PASSWORD", admin[1])
-        demo = launch(kb, host="127.0.0.1", port=port, ingest_corpus=True, block=False)
+        server = launch(kb, host="127.0.0.1", port=port, ingest_corpus=True, block=False)
     try:
-        yield {"url": f"http://127.0.0.1:{port}/", "kb": kb, "admin": admin}
+        yield {"url": f"http://127.0.0.1:{port}/", "kb": kb, "admin": admin, "kb_admin_gate": server.gate}
     finally:
-        demo.close()
+        server.close()
 
 
 @pytest.fixture(scope="module")
@@ -189,6 +190,11 @@ def test_trekker_uploads_asks_and_removes_a_document(page, chat_server, tmp_path
     expect(page.get_by_text("U bent ingelogd als beheerder.")).to_be_visible()
     documents = page.locator("#kb-documents")
     expect(documents).to_contain_text("cop-klantmanagers-gezinsmigranten")
+    # the login is a server-side session in an HttpOnly, SameSite=Strict cookie that scripts cannot read
+    (cookie,) = [c for c in page.context.cookies() if c["name"] == "kb_admin"]
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and not cookie["secure"]
+    assert "kb_admin" not in page.evaluate("document.cookie")
+    assert chat_server["kb_admin_gate"].session(cookie["value"]) is not None
 
     page.locator("#kb-files input[type=file]").set_input_files([str(pdf), str(fake)])
     expect(page.locator("#kb-files").get_by_role("row", name="verslag.pdf")).to_be_visible()  # upload done
@@ -203,8 +209,9 @@ def test_trekker_uploads_asks_and_removes_a_document(page, chat_server, tmp_path
     expect(results).to_contain_text("de inhoud is een Word-bestand")
     expect(documents).to_contain_text(UNIQUE_TITLE)
     (uploaded,) = [d for d in kb.documents() if d.title == UNIQUE_TITLE]
-    kept = kb.settings.data_dir / "uploads" / uploaded.source
-    assert kept.is_file() and uploaded.publisher == "Gemeente Wormerveld" and uploaded.cop == "CoP Zaanstreek"
+    assert uploaded.publisher == "Gemeente Wormerveld" and uploaded.cop == "CoP Zaanstreek"
+    uploads = kb.settings.data_dir / "uploads"
+    assert list(uploads.iterdir()) == []  # no original kept, also not the refused one
 
     page.get_by_role("tab", name="Vragen stellen").click()
     _ask(page, "Wat krijgt een inburgeraar in de opstartklas in Wormerveld?")
@@ -224,13 +231,22 @@ def test_trekker_uploads_asks_and_removes_a_document(page, chat_server, tmp_path
     expect(page.locator("#kb-remove-status")).to_contain_text(f"'{uploaded.doc_id}' is verwijderd")
     expect(documents).not_to_contain_text(UNIQUE_TITLE)
     expect(documents).to_contain_text("cop-klantmanagers-gezinsmigranten")
-    assert not kept.exists()
 
     page.get_by_role("tab", name="Vragen stellen").click()
     again = "Krijgen inburgeraars in de opstartklas in Wormerveld een gratis fiets?"
     _ask(page, again)
     expect(page.locator("#kb-sources")).to_contain_text(f"Bronnen bij: “{again}”")
     expect(page.locator("#kb-sources")).not_to_contain_text(UNIQUE_TITLE)
+
+    # logging out ends the session on the server and empties the admin part
+    page.get_by_role("tab", name="Documenten").click()
+    page.get_by_role("button", name="Uitloggen").click()
+    expect(page.locator("#kb-login-status")).to_contain_text("U bent uitgelogd")
+    expect(page.get_by_label("Wachtwoord")).to_be_visible()
+    assert chat_server["kb_admin_gate"].session(cookie["value"]) is None
+    assert not [c for c in page.context.cookies() if c["name"] == "kb_admin"]
+    actions = [e["action"] for e in read_audit(kb.settings.data_dir / "audit.jsonl")]
+    assert actions[-5:] == ["login_failed", "login", "upload", "remove", "logout"], actions
     assert page.outside_requests == []
 
 

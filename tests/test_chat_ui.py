@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
+import stat
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from ingest.pipeline import FileResult
-from kb.chat.auth import DISABLED_NL, AdminCredentials
+from kb.chat.audit import AuditLog, read_audit
+from kb.chat.auth import DISABLED_NL, AdminCredentials, AdminGate, AdminSessions, LoginThrottle
 from kb.chat.documents_tab import upload_overrides
 from kb.chat.feedback import read_feedback, record_feedback
 from kb.chat.render import (
@@ -24,7 +27,8 @@ from kb.chat.render import (
     passage_html,
     sources_html,
 )
-from kb.chat.uploads import UploadRefused, check_upload, sanitize_filename, stage_uploads
+from kb.chat.uploads import UploadRefused, check_upload, sanitize_filename, stage_uploads, sweep_uploads
+from kb.errors import ConfigError
 from kb.records import Answer, Citation, Claim, Passage
 from kb.store import StoredDocument
 from tests.files import make_docx, make_pdf
@@ -160,13 +164,20 @@ def test_tables_use_dutch_statuses_and_readable_dates():
         ("..\\..\\windows\\evil.DOCX", "evil.docx"),
         ("/etc/passwd", "passwd"),
         ("Verslag CoP (één).pdf", "Verslag_CoP_een.pdf"),
-        ("..pdf", "document.pdf"),
         ("a..b.md", "a_b.md"),
-        ("", "document"),
     ],
 )
 def test_sanitize_filename(name: str, safe: str):
     assert sanitize_filename(name) == safe
+
+
+def test_names_that_clean_to_nothing_get_a_stable_hash_and_do_not_collide():
+    """Bug: 'تقرير.md' and 'отчет.md' both became 'document.md' (one replaced the other)."""
+    names = ["تقرير.md", "отчет.md", "..md", "document.md", "", "报告.md"]
+    safe = [sanitize_filename(n) for n in names]
+    assert len(set(safe)) == len(names)
+    assert all(re.fullmatch(r"document_[0-9a-f]{8}(\.md)?", s) for s in safe), safe
+    assert sanitize_filename("تقرير.md") == safe[0]  # the same name again: the same document
 
 
 def test_sanitize_filename_limits_length_and_keeps_extension():
@@ -207,6 +218,8 @@ def test_stage_uploads_keeps_good_files_inside_the_upload_dir_and_reports_refusa
     staged = stage_uploads([(pdf, "../../x.pdf"), (fake, "nep.pdf"), (twin, "x.pdf")], target, 5)
     assert staged.accepted == [target.resolve() / "x.pdf"]
     assert staged.accepted[0].read_bytes() == pdf.read_bytes()
+    assert stat.S_IMODE(staged.accepted[0].stat().st_mode) == 0o600
+    assert stat.S_IMODE(target.stat().st_mode) == 0o700
     assert not (tmp_path / "x.pdf").exists()  # nothing escaped the upload folder
     assert [(r.path, r.status) for r in staged.refused] == [("nep.pdf", "refused"), ("x.pdf", "refused")]
     assert "Word-bestand" in staged.refused[0].reason and "al een bestand" in staged.refused[1].reason
@@ -269,6 +282,99 @@ def test_admin_credentials_come_only_from_the_environment():
     assert "KB_ADMIN_USER" in DISABLED_NL and "KB_ADMIN_PASSWORD" in DISABLED_NL
 
 
+def test_a_short_admin_password_stops_the_start_up_with_a_dutch_message():
+    with pytest.raises(ConfigError, match="te kort: gebruik minstens 12 tekens"):
+        AdminCredentials.from_env({"KB_ADMIN_USER": "trekker", "KB_ADMIN_PASSWORD": "kort-11-tkn"})
+    assert AdminCredentials.from_env({"KB_ADMIN_USER": "trekker", "KB_ADMIN_PASSWORD": "precies-12tk"})
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_sessions_are_random_tokens_that_end_when_idle_or_ended():
+    clock = Clock()
+    sessions = AdminSessions(idle_seconds=60, clock=clock)
+    token, other = sessions.start("trekker", "127.0.0.1"), sessions.start("trekker", "127.0.0.1")
+    assert token != other and len(token) >= 43
+    assert sessions.get(token).user == "trekker" and sessions.get("geraden") is None and sessions.get("") is None
+    clock.now = 59
+    assert sessions.get(token) is not None  # used: the idle time starts again
+    clock.now = 61
+    assert sessions.get(other) is None and sessions.get(token) is not None
+    assert sessions.end(token) is not None and sessions.get(token) is None and len(sessions) == 0
+
+
+def test_failed_logins_back_off_exponentially_per_address_without_sleeping():
+    clock = Clock()
+    throttle = LoginThrottle(clock, free=3, base_seconds=2, max_seconds=60)
+    waits = []
+    for _ in range(8):
+        throttle.failed("10.0.0.1")
+        waits.append(throttle.wait_seconds("10.0.0.1"))
+    assert waits == [0, 0, 0, 2, 4, 8, 16, 32]
+    assert throttle.wait_seconds("10.0.0.2") == 0  # another address is not locked
+    throttle.failed("10.0.0.1")
+    throttle.failed("10.0.0.1")
+    assert throttle.wait_seconds("10.0.0.1") == 60  # capped
+    clock.now = 61
+    assert throttle.wait_seconds("10.0.0.1") == 0
+
+
+def test_gate_refuses_the_right_password_while_locked_and_audits_without_secrets(tmp_path: Path):
+    clock = Clock()
+    audit = AuditLog(tmp_path / "audit.jsonl", now=lambda: datetime(2024, 5, 1, 9, 30, tzinfo=UTC))
+    gate = AdminGate(AdminCredentials("trekker", "een lang wachtwoord"), 30, audit, clock)
+    for guess in ("a", "b", "c", "d"):
+        assert not gate.login("trekker", guess, "10.0.0.1").ok
+    refused = gate.login("trekker", "een lang wachtwoord", "10.0.0.1")
+    assert not refused.ok and refused.retry_after > 0 and "Te veel mislukte pogingen" in refused.message
+    assert not gate.login("een lang wachtwoord", "x", "10.0.0.9").ok  # a password typed as user name
+    outcome = gate.login("trekker", "een lang wachtwoord", "10.0.0.2")
+    assert outcome.ok and gate.session(outcome.token).user == "trekker"
+    assert gate.logout(outcome.token, "10.0.0.2") and gate.session(outcome.token) is None
+    entries = read_audit(tmp_path / "audit.jsonl")
+    assert [e["action"] for e in entries] == ["login_failed"] * 4 + ["login_blocked", "login_failed", "login", "logout"]
+    assert entries[0] == {
+        "timestamp": "2024-05-01T09:30:00+00:00",
+        "action": "login_failed",
+        "user": "trekker",
+        "client": "10.0.0.1",
+    }
+    text = (tmp_path / "audit.jsonl").read_text(encoding="utf-8")
+    assert "wachtwoord" not in text and outcome.token not in text and "(onbekend)" in text
+    assert stat.S_IMODE((tmp_path / "audit.jsonl").stat().st_mode) == 0o600
+    with pytest.raises(ValueError):
+        audit.record("upload", "trekker", "x", text="Een passage")  # only ids and counts
+
+
+def test_an_admin_page_is_bound_to_its_token_until_logout_and_follows_a_new_login(tmp_path: Path):
+    gate = AdminGate(AdminCredentials("trekker", "een lang wachtwoord"), 30, AuditLog(tmp_path / "a.jsonl"), Clock())
+    first = gate.login("trekker", "een lang wachtwoord", "10.0.0.1").token
+    assert gate.may_read("tab-1", None)  # a page never used as admin
+    gate.bind("tab-1", first)
+    assert gate.may_read("tab-1", first) and not gate.may_read("tab-1", None) and not gate.may_read("tab-1", "x")
+    second = gate.login("trekker", "een lang wachtwoord", "10.0.0.1").token
+    gate.replace_token(first, second)  # logged in again in the same browser
+    assert gate.session(first) is None and gate.may_read("tab-1", second) and not gate.may_read("tab-1", first)
+    gate.logout(second, "10.0.0.1")
+    assert gate.may_read("tab-1", None)  # the page goes on as an ordinary chat page
+
+
+def test_start_up_sweep_deletes_everything_left_in_the_upload_folder(tmp_path: Path):
+    uploads = tmp_path / "uploads"
+    (uploads / "batch-1").mkdir(parents=True)
+    (uploads / "batch-1" / "half.pdf").write_bytes(b"%PDF")
+    (uploads / "oud-origineel.docx").write_bytes(b"PK")
+    assert sweep_uploads(uploads) == 2 and list(uploads.iterdir()) == []
+    assert stat.S_IMODE(uploads.stat().st_mode) == 0o700
+    assert sweep_uploads(tmp_path / "bestaat-niet") == 0
+
+
 # -- handlers with the real knowledge base -----------------------------------------------
 @pytest.mark.slow
 def test_follow_up_passes_earlier_questions_and_errors_stay_dutch(sample_kb, monkeypatch):
@@ -318,7 +424,8 @@ def test_filters_from_the_dropdowns_restrict_the_sources(sample_kb):
 
 
 @pytest.mark.slow
-def test_uploads_are_kept_ingested_and_removed_with_their_source(tmp_path, e5):
+def test_uploads_are_ingested_and_no_original_is_kept(tmp_path, e5):
+    """Bug: uploaded originals (unredacted) and refused uploads stayed in KB_DATA_DIR/uploads/."""
     from kb.chat.documents_tab import ingest_uploads, remove_document, upload_dir
     from kb.config import Settings
     from kb.service import KnowledgeBase
@@ -338,14 +445,23 @@ def test_uploads_are_kept_ingested_and_removed_with_their_source(tmp_path, e5):
         ("nep.pdf", "refused"),
     ]
     assert summary.startswith("2 bestand(en): 1 toegevoegd") and "1 geweigerd" in summary
-    kept = upload_dir(kb.settings) / "fietsregeling_wormerveld.pdf"
-    assert kept.is_file() and not (upload_dir(kb.settings) / "nep.pdf").exists()
+    assert list(upload_dir(kb.settings).iterdir()) == []  # neither the indexed nor the refused original
     (doc,) = kb.documents()
     assert (doc.title, doc.publisher) == ("Fietsregeling Wormerveld", "Gemeente Wormerveld")
 
+    # another file that would take the same id is refused unless replacing was asked for
+    twin = make_pdf(tmp_path / "in" / "3", [["Een andere tekst over fietsen in Wormerveld en de opstartklas."]])
+    takeover = f"---\nid: {doc.doc_id}\n---\nEen tekst die de fietsregeling zou overschrijven.\n"
+    (tmp_path / "in" / "4").write_text(takeover, encoding="utf-8")
+    results, _ = ingest_uploads(kb, [(tmp_path / "in" / "4", "anders.md")], {})
+    assert results[0].status == "refused" and "Vervang het bestaande document" in results[0].reason
+    assert kb.documents()[0].chunks == doc.chunks
+    results, _ = ingest_uploads(kb, [(twin, "fietsregeling wormerveld.pdf")], {})  # same name: new version
+    assert results[0].status == "replaced"
+
     message = remove_document(kb, doc.doc_id)
-    assert "is verwijderd" in message and "geüploade bestand is ook verwijderd" in message
-    assert kb.documents() == [] and not kept.exists()
+    assert "is verwijderd" in message
+    assert kb.documents() == [] and list(upload_dir(kb.settings).iterdir()) == []
     assert "geen document" in remove_document(kb, doc.doc_id)
 
 

@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from typing import Any
+import time
+from typing import TYPE_CHECKING, Any
 
-from kb.chat.auth import PASSWORD_VAR, USER_VAR, AdminCredentials
+from kb.chat.audit import AuditLog, audit_path
+from kb.chat.auth import PASSWORD_VAR, USER_VAR, AdminCredentials, AdminGate, Clock
 from kb.config import Settings
 from kb.llm.backends import describe as describe_llm
 from kb.offline import apply_offline_env
 from kb.privacy import purge
 from kb.private_files import private_umask
 from kb.service import KnowledgeBase
+
+if TYPE_CHECKING:
+    from kb.chat.server import RunningServer
 
 apply_offline_env()  # before gradio is imported anywhere below
 
@@ -64,25 +69,40 @@ CSS = """
 _FROM_ENV: Any = object()  # sentinel: read the admin account from KB_ADMIN_USER / KB_ADMIN_PASSWORD
 
 
+def admin_gate(admin: AdminCredentials | None, settings: Settings, clock: Clock = time.monotonic) -> AdminGate | None:
+    """Sessions, login throttle and audit log for ``admin``; ``None`` without an admin account."""
+    if admin is None:
+        return None
+    return AdminGate(admin, settings.admin_idle_minutes, AuditLog(audit_path(settings)), clock)
+
+
 def create_app(
-    kb: KnowledgeBase, settings: Settings, admin: AdminCredentials | None = _FROM_ENV
+    kb: KnowledgeBase,
+    settings: Settings,
+    admin: AdminCredentials | None = _FROM_ENV,
+    *,
+    gate: AdminGate | None = None,
 ) -> Any:  # gr.Blocks; gradio is imported lazily
-    """Build the app (not launched). ``admin=None`` disables the Documents tab's uploads."""
+    """Build the app (not launched). ``admin=None`` (and no ``gate``) disables the Documents tab's uploads.
+
+    The admin handlers need the same ``gate`` as the login routes of :mod:`kb.chat.server`.
+    """
     import gradio as gr
 
     from kb.chat.chat_tab import build_chat_tab
     from kb.chat.documents_tab import build_documents_tab
 
-    if admin is _FROM_ENV:
-        admin = AdminCredentials.from_env()
-    # delete_cache: uploads wait in Gradio's temp folder; drop them after an hour (the kept copy is in data_dir)
+    if gate is None:
+        gate = admin_gate(AdminCredentials.from_env() if admin is _FROM_ENV else admin, settings)
+    # delete_cache: files uploaded but never added wait in Gradio's temp folder; drop them after an hour
+    # (the upload handler deletes the ones it handled at once)
     with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
         gr.Markdown(INTRO + mode_line(kb))
         with gr.Tabs():
             with gr.Tab("Vragen stellen", id="chat") as chat_tab:
                 build_chat_tab(kb, settings, demo, chat_tab)
             with gr.Tab("Documenten", id="documents"):
-                build_documents_tab(kb, settings, admin)
+                build_documents_tab(kb, settings, gate)
     return demo
 
 
@@ -93,12 +113,11 @@ def theme() -> Any:
     return gr.themes.Default(font=list(SYSTEM_FONTS), font_mono=list(MONO_FONTS))
 
 
-def launch_options(settings: Settings, host: str, port: int) -> dict[str, Any]:
-    """Keyword arguments for ``Blocks.launch``: local only, nothing sent anywhere."""
+def mount_options(settings: Settings, host: str, port: int) -> dict[str, Any]:
+    """Keyword arguments for ``gr.mount_gradio_app``: local only, nothing sent anywhere."""
     return {
         "server_name": host,
         "server_port": port,
-        "share": False,
         "show_error": False,  # errors reach the user as Dutch sentences, never tracebacks
         "max_file_size": f"{settings.max_file_mb}mb",
         "footer_links": [],
@@ -119,17 +138,35 @@ def _is_loopback(host: str) -> bool:
 
 
 def launch(
-    kb: KnowledgeBase, host: str = "127.0.0.1", port: int = 7860, ingest_corpus: bool = True, *, block: bool = True
-) -> Any:
-    """Optionally index the corpus folder, then serve the app; returns the running Blocks.
+    kb: KnowledgeBase,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    ingest_corpus: bool = True,
+    *,
+    block: bool = True,
+    admin: AdminCredentials | None = _FROM_ENV,
+    gate: AdminGate | None = None,
+) -> RunningServer:
+    """Optionally index the corpus folder, then serve the app; returns the running server.
 
     With ``block=False`` the server runs in a background thread (tests); call ``.close()``.
+    ``admin`` defaults to the account in the environment (a too short password stops here);
+    tests may pass a ``gate`` with their own clock.
     """
+    from kb.chat.documents_tab import upload_dir
+    from kb.chat.server import RunningServer, build_server_app
+    from kb.chat.uploads import sweep_uploads
+
     settings = kb.settings
     private_umask()  # files the app creates (feedback, index, locks) are for this account only
     purged = purge(settings)
     if purged.deleted or purged.redacted:
         print(f"Feedback: {purged.deleted} beoordeling(en) ouder dan {purged.days} dagen verwijderd.")
+    if gate is None:
+        gate = admin_gate(AdminCredentials.from_env() if admin is _FROM_ENV else admin, settings)
+    leftovers = sweep_uploads(upload_dir(settings))
+    if leftovers:
+        print(f"{leftovers} achtergebleven upload(s) uit {upload_dir(settings)} verwijderd.")
     if ingest_corpus:
         if settings.corpus_dir.is_dir():
             report = kb.ingest([settings.corpus_dir])
@@ -137,15 +174,17 @@ def launch(
         else:
             print(f"Corpusmap {settings.corpus_dir} bestaat niet; er is niets geïndexeerd.")
     print(describe_llm(settings))
-    admin = AdminCredentials.from_env()
-    if admin is None:
+    if gate is None:
         print(f"Documenten beheren is uitgeschakeld; stel {USER_VAR} en {PASSWORD_VAR} in om het aan te zetten.")
     elif not _is_loopback(host):
         print(
             f"Let op: de app luistert op {host}. Zet er een HTTPS-proxy voor, "
-            "anders gaat het beheerderswachtwoord onversleuteld over het netwerk."
+            "anders gaan het beheerderswachtwoord en de sessiecookie onversleuteld over het netwerk."
         )
-    demo = create_app(kb, settings, admin)
+    demo = create_app(kb, settings, gate=gate)
     demo.queue(default_concurrency_limit=2)
-    demo.launch(**launch_options(settings, host, port), prevent_thread_lock=not block)
-    return demo
+    app = build_server_app(demo, gate, mount_options(settings, host, port))
+    server = RunningServer(app, demo, gate, host, port)
+    if block:
+        print(f"De chat-app draait op {server.url}")
+    return server.serve(block)

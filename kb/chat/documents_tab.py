@@ -1,35 +1,43 @@
 """The Documents tab for CoP-trekkers: upload with metadata, list, remove, re-index.
 
-Everything here sits behind the admin login (:mod:`kb.chat.auth`). Every handler checks
-the session's login state itself, because hidden components can still be called.
+Everything here sits behind the admin login (:mod:`kb.chat.auth`). Every handler reads the
+admin cookie from its own request (``gr.Request``) and asks the server-side session table,
+because hidden components can still be called and Gradio's session hash is no secret.
+Handlers that change documents write a line to the audit log.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import time
+import shutil
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from ingest.metadata import KINDS
-from ingest.pipeline import FileResult, IngestReport
-from kb.chat.auth import DISABLED_NL, AdminCredentials
+from ingest.pipeline import FileResult, IngestReport, prepare_document
+from kb.chat.auth import COOKIE_NAME, DISABLED_NL, WRONG_NL, AdminGate, AdminSession
 from kb.chat.render import DOCUMENT_HEADERS, INGEST_HEADERS, document_rows, ingest_rows
-from kb.chat.uploads import UploadRefused, stage_uploads
+from kb.chat.uploads import UploadRefused, UploadRegistry, find_replacements, stage_uploads, staging_dir
 from kb.config import Settings
 from kb.errors import KBError
 from kb.service import KnowledgeBase
 
 log = logging.getLogger(__name__)
 
-NOT_LOGGED_IN = "Log eerst in als beheerder."
+NOT_LOGGED_IN = "Log eerst in als beheerder (of opnieuw: na een tijd zonder activiteit of na uitloggen)."
+REPLACE_LABEL = "Vervang het bestaande document"
 _DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 
 
 def upload_dir(settings: Settings) -> Path:
-    """Where uploaded files are kept (the source stays next to the index)."""
+    """Where uploaded files wait while they are indexed (empty otherwise)."""
     return settings.data_dir / "uploads"
+
+
+def upload_registry(settings: Settings) -> UploadRegistry:
+    return UploadRegistry(settings.data_dir / "uploaded.json")
 
 
 def upload_overrides(
@@ -53,40 +61,137 @@ def upload_overrides(
 
 
 def ingest_uploads(
-    kb: KnowledgeBase, files: list[tuple[Path, str]], form: dict[str, str], progress: Any = None
+    kb: KnowledgeBase,
+    files: list[tuple[Path, str]],
+    form: dict[str, str],
+    progress: Any = None,
+    replace: bool = False,
 ) -> tuple[list[FileResult], str]:
-    """Check, keep and ingest uploaded ``(temp path, original name)`` files; returns (results, summary)."""
+    """Check, stage and ingest uploaded ``(temp path, original name)`` files; returns (results, summary).
+
+    A file whose document id already belongs to another source (another file, the corpus)
+    is refused unless ``replace``. The staged copies are deleted afterwards, also when
+    something fails: the indexed passages are what is kept.
+    """
+    settings = kb.settings
     try:
         overrides, note = upload_overrides(len(files), **form)
     except UploadRefused as exc:
         return [], str(exc)
-    staged = stage_uploads(files, upload_dir(kb.settings), kb.settings.max_file_mb)
-    report = kb.ingest(staged.accepted, overrides, progress) if staged.accepted else IngestReport()
-    combined = IngestReport([*report.results, *staged.refused], report.seconds)
+    staging = staging_dir(upload_dir(settings))
+    try:
+        staged = stage_uploads(files, staging, settings.max_file_mb)
+        registry = upload_registry(settings)
+        conflicts: dict[Path, str] = {}
+        if not replace:
+            max_bytes = settings.max_file_mb * 1_048_576
+
+            def doc_id_of(path: Path) -> str:
+                return prepare_document(path, max_bytes, overrides, settings.pii_policy).meta.doc_id
+
+            conflicts = find_replacements(staged.accepted, kb.documents(), registry.load(), doc_id_of)
+        to_ingest = [p for p in staged.accepted if p not in conflicts]
+        report = kb.ingest(to_ingest, overrides, progress) if to_ingest else IngestReport()
+        registry.update(add={r.doc_id: Path(r.path).name for r in report.results if r.status in ("added", "replaced")})
+        refused = [FileResult(p.name, "refused", reason=reason) for p, reason in conflicts.items()]
+        combined = IngestReport([*report.results, *refused, *staged.refused], report.seconds)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return combined.results, " ".join(part for part in (combined.summary_nl(), note) if part)
 
 
 def remove_document(kb: KnowledgeBase, doc_id: str) -> str:
-    """Remove a document and, when no other document uses it, its uploaded source file."""
-    document = next((d for d in kb.documents() if d.doc_id == doc_id), None)
+    """Remove a document from the index (uploads keep no file, so there is nothing else to delete)."""
     removed = kb.remove(doc_id)
+    upload_registry(kb.settings).update(forget=[doc_id])
     if not removed:
         return f"Er is geen document met id '{doc_id}' (meer)."
-    message = f"'{doc_id}' is verwijderd ({removed} passages)."
-    source = document.source if document else ""
-    kept = upload_dir(kb.settings) / source if source else None
-    if kept and kept.is_file() and not any(d.source == source for d in kb.documents()):
-        kept.unlink()
-        message += " Het geüploade bestand is ook verwijderd."
-    return message
+    return f"'{doc_id}' is verwijderd ({removed} passages)."
 
 
-def build_documents_tab(kb: KnowledgeBase, settings: Settings, admin: AdminCredentials | None) -> None:
+def discard_temp_files(paths: list[str] | None, cache_dir: str) -> None:
+    """Delete Gradio's own temporary copies of uploaded files (inside ``cache_dir`` only)."""
+    root = Path(cache_dir).resolve()
+    for raw in paths or []:
+        path = Path(raw).resolve()
+        if path.is_file() and root in path.parents:
+            path.unlink(missing_ok=True)
+
+
+def _client(request: Any) -> str:
+    client = getattr(request, "client", None)
+    return str(getattr(client, "host", "") or "onbekend")
+
+
+def takes_request(fn: Any) -> Any:
+    """Mark ``fn``'s ``request`` parameter as ``gr.Request`` for Gradio: with postponed annotations
+    Gradio cannot resolve the string ``"gr.Request"`` (gradio is imported inside functions here)."""
+    import gradio as gr
+
+    fn.__annotations__["request"] = gr.Request
+    return fn
+
+
+def _token(request: Any) -> str | None:
+    cookies = getattr(request, "cookies", None) or {}
+    return cookies.get(COOKIE_NAME)
+
+
+def admin_session(gate: AdminGate, request: Any) -> AdminSession | None:
+    """The admin session behind this Gradio request's cookie (never its session hash), or ``None``.
+
+    A page used as admin is bound to the token, so its event stream is only readable with it.
+    """
+    token = _token(request)
+    session = gate.session(token)
+    if session is not None:
+        gate.bind(getattr(request, "session_hash", None), token)
+    return session
+
+
+def audit_ingest(gate: AdminGate, session: AdminSession, client: str, action: str, results: list[FileResult]) -> None:
+    """One audit line for an upload or re-index: ids and counts per status, and one per replacement."""
+    counts = Counter(r.status for r in results)
+    changed = [r.doc_id for r in results if r.status == "added"]
+    replaced = [r.doc_id for r in results if r.status == "replaced"]
+    details = {k: counts[k] for k in ("added", "replaced", "unchanged", "duplicate", "refused") if counts[k]}
+    gate.audit.record(action, session.user, client, doc_ids=changed + replaced, **details)
+    if replaced:
+        gate.audit.record("replace", session.user, client, doc_ids=replaced, replaced=len(replaced))
+
+
+# The login form posts to the server's /admin/login route (kb.chat.server), which sets the
+# HttpOnly cookie; the password therefore never passes through Gradio's queue or session state.
+LOGIN_JS = """
+async (user, password) => {
+  try {
+    await fetch(new URL("admin/login", document.baseURI), {
+      method: "POST",
+      headers: {"Content-Type": "application/json"},
+      body: JSON.stringify({user: user || "", password: password || ""}),
+      credentials: "same-origin",
+    });
+  } catch (error) {}
+  return [user, ""];
+}
+"""
+LOGOUT_JS = """
+async () => {
+  try {
+    await fetch(new URL("admin/logout", document.baseURI), {method: "POST", credentials: "same-origin"});
+  } catch (error) {}
+  return [];
+}
+"""
+
+
+def build_documents_tab(kb: KnowledgeBase, settings: Settings, gate: AdminGate | None) -> None:
     """Build the Documents tab inside the open tab; without an admin account only a notice."""
     import gradio as gr
     import pandas as pd
+    from gradio.utils import get_upload_folder
 
-    if admin is None:
+    if gate is None:
         gr.Markdown(DISABLED_NL, elem_id="kb-admin-disabled")
         return
 
@@ -96,7 +201,6 @@ def build_documents_tab(kb: KnowledgeBase, settings: Settings, admin: AdminCrede
     def document_choices() -> list[tuple[str, str]]:
         return [(f"{d.title} ({d.doc_id})", d.doc_id) for d in sorted(kb.documents(), key=lambda d: d.title.lower())]
 
-    logged_in = gr.State(False)
     pending_removal = gr.State("")
     with gr.Column(visible=True) as login_box:
         gr.Markdown("Log in als CoP-trekker om documenten toe te voegen of te verwijderen.")
@@ -107,7 +211,7 @@ def build_documents_tab(kb: KnowledgeBase, settings: Settings, admin: AdminCrede
     with gr.Column(visible=False) as admin_box:
         with gr.Row():
             gr.Markdown("U bent ingelogd als beheerder.")
-            logout = gr.Button("Uitloggen", size="sm", scale=0)
+            logout = gr.Button("Uitloggen", size="sm", scale=0, elem_id="kb-logout")
         gr.Markdown("### Documenten toevoegen")
         files = gr.File(
             label="Bestanden (PDF, DOCX, HTML, Markdown of tekst)",
@@ -124,6 +228,13 @@ def build_documents_tab(kb: KnowledgeBase, settings: Settings, admin: AdminCrede
             kind = gr.Dropdown(["", *KINDS], value="", label="Soort document", allow_custom_value=True)
             cop = gr.Textbox(label="CoP of regio", elem_id="kb-meta-cop")
             themes = gr.Textbox(label="Thema's (komma's ertussen)", elem_id="kb-meta-themes")
+        replace = gr.Checkbox(
+            False,
+            label=REPLACE_LABEL,
+            info="Alleen nodig als een bestand de id krijgt van een document dat er al staat (uit de corpusmap "
+            "of een ander bestand). Zonder vinkje wordt zo'n bestand geweigerd.",
+            elem_id="kb-replace",
+        )
         upload = gr.Button("Toevoegen aan de kennisbank", variant="primary", elem_id="kb-upload")
         upload_summary = gr.Markdown(elem_id="kb-upload-summary")
         results = gr.Dataframe(
@@ -151,59 +262,100 @@ def build_documents_tab(kb: KnowledgeBase, settings: Settings, admin: AdminCrede
         reindex = gr.Button("Opnieuw indexeren", elem_id="kb-reindex")
 
     def logged_out(message: str) -> tuple:
-        """The login form shown, the admin part hidden, the password field cleared."""
-        return (False, gr.Column(visible=True), gr.Column(visible=False), "", message, gr.skip(), gr.skip())
+        """The login form shown; the admin part hidden and emptied, so no admin data stays in the session."""
+        return (
+            gr.Column(visible=True),
+            gr.Column(visible=False),
+            message,
+            pd.DataFrame(columns=DOCUMENT_HEADERS),
+            gr.Dropdown(choices=[], value=None),
+            pd.DataFrame(columns=INGEST_HEADERS),
+            "",
+            "",
+        )
 
-    def on_login(name: str, secret: str):
-        if admin.check(name, secret):
-            return (
-                True,
-                gr.Column(visible=False),
-                gr.Column(visible=True),
-                "",
-                "",
-                documents_table(),
-                gr.Dropdown(choices=document_choices(), value=None),
-            )
-        time.sleep(1.0)  # slows down guessing
-        return logged_out("⚠️ Onjuiste gebruikersnaam of wachtwoord.")
+    @takes_request
+    def after_login(request: gr.Request):
+        """Runs after the browser posted the form to /admin/login: the cookie decides."""
+        if admin_session(gate, request) is None:
+            wait = gate.throttle.wait_seconds(_client(request))
+            message = gate.login_refusal(wait) if wait > 0 else WRONG_NL
+            return logged_out(message)
+        return (
+            gr.Column(visible=False),
+            gr.Column(visible=True),
+            "",
+            documents_table(),
+            gr.Dropdown(choices=document_choices(), value=None),
+            gr.skip(),
+            gr.skip(),
+            gr.skip(),
+        )
 
-    login_outputs = [logged_in, login_box, admin_box, password, login_status, documents, to_remove]
-    login.click(on_login, [user, password], login_outputs, api_visibility="private")
-    password.submit(on_login, [user, password], login_outputs, api_visibility="private")
-    logout.click(lambda: logged_out("U bent uitgelogd."), None, login_outputs, api_visibility="private")
+    admin_outputs = [login_box, admin_box, login_status, documents, to_remove, results, upload_summary, remove_status]
+    for trigger in (login.click, password.submit):
+        trigger(None, [user, password], [user, password], js=LOGIN_JS, api_visibility="private").then(
+            after_login, None, admin_outputs, api_visibility="private"
+        )
 
-    def on_upload(paths, title_v, publisher_v, date_v, kind_v, cop_v, themes_v, ok, progress=gr.Progress()):
-        if not ok:
-            return NOT_LOGGED_IN, gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        if not paths:
-            return "Kies eerst een of meer bestanden.", gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        pairs = [(Path(p), Path(p).name) for p in paths]
-        form = {
-            "title": title_v,
-            "publisher": publisher_v,
-            "date": date_v,
-            "kind": kind_v,
-            "cop": cop_v,
-            "themes": themes_v,
-        }
+    @takes_request
+    def after_logout(request: gr.Request):
+        gate.logout(_token(request), _client(request))  # also when the browser's POST did not arrive
+        return logged_out("U bent uitgelogd.")
+
+    logout.click(None, None, None, js=LOGOUT_JS, api_visibility="private").then(
+        after_logout, None, admin_outputs, api_visibility="private"
+    )
+
+    @takes_request
+    def on_upload(
+        paths,
+        title_v,
+        publisher_v,
+        date_v,
+        kind_v,
+        cop_v,
+        themes_v,
+        replace_v,
+        request: gr.Request,
+        progress=gr.Progress(),
+    ):
         try:
-            rows, summary = ingest_uploads(kb, pairs, form, lambda f, m: progress(f, desc=m))
-        except KBError as exc:
-            return f"⚠️ {exc}", gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        table = pd.DataFrame(ingest_rows(rows), columns=INGEST_HEADERS)
-        cleared = None if rows else gr.skip()  # empty the upload box once handled
-        return summary, table, documents_table(), gr.Dropdown(choices=document_choices(), value=None), cleared
+            session = admin_session(gate, request)
+            if session is None:
+                return NOT_LOGGED_IN, gr.skip(), gr.skip(), gr.skip(), None, False
+            if not paths:
+                return "Kies eerst een of meer bestanden.", gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            pairs = [(Path(p), Path(p).name) for p in paths]
+            form = {
+                "title": title_v,
+                "publisher": publisher_v,
+                "date": date_v,
+                "kind": kind_v,
+                "cop": cop_v,
+                "themes": themes_v,
+            }
+            try:
+                rows, summary = ingest_uploads(kb, pairs, form, lambda f, m: progress(f, desc=m), bool(replace_v))
+            except KBError as exc:
+                return f"⚠️ {exc}", gr.skip(), gr.skip(), gr.skip(), None, gr.skip()
+            if rows:
+                audit_ingest(gate, session, _client(request), "upload", rows)
+            table = pd.DataFrame(ingest_rows(rows), columns=INGEST_HEADERS)
+            return summary, table, documents_table(), gr.Dropdown(choices=document_choices(), value=None), None, False
+        finally:
+            discard_temp_files(paths, get_upload_folder())
 
     upload.click(
         on_upload,
-        [files, title, publisher, date, kind, cop, themes, logged_in],
-        [upload_summary, results, documents, to_remove, files],
+        [files, title, publisher, date, kind, cop, themes, replace],
+        [upload_summary, results, documents, to_remove, files, replace],
         api_visibility="private",
     )
 
-    def on_remove(doc_id: str | None, ok: bool):
-        if not ok:
+    @takes_request
+    def on_remove(doc_id: str | None, request: gr.Request):
+        if admin_session(gate, request) is None:
             return "", NOT_LOGGED_IN, gr.Column(visible=False), ""
         if not doc_id:
             return "", "Kies eerst een document om te verwijderen.", gr.Column(visible=False), ""
@@ -218,15 +370,23 @@ def build_documents_tab(kb: KnowledgeBase, settings: Settings, admin: AdminCrede
 
     remove.click(
         on_remove,
-        [to_remove, logged_in],
+        [to_remove],
         [pending_removal, remove_status, confirm_box, confirm_text],
         api_visibility="private",
     )
 
-    def on_confirm(doc_id: str, ok: bool):
-        if not ok:
+    @takes_request
+    def on_confirm(doc_id: str, request: gr.Request):
+        session = admin_session(gate, request)
+        if session is None:
             return "", NOT_LOGGED_IN, gr.Column(visible=False), gr.skip(), gr.skip()
-        message = remove_document(kb, doc_id) if doc_id else "Er is niets gekozen om te verwijderen."
+        if not doc_id:
+            message = "Er is niets gekozen om te verwijderen."
+        else:
+            before = {d.doc_id: d.chunks for d in kb.documents()}
+            message = remove_document(kb, doc_id)
+            if doc_id in before:
+                gate.audit.record("remove", session.user, _client(request), doc_ids=[doc_id], passages=before[doc_id])
         return (
             "",
             message,
@@ -237,7 +397,7 @@ def build_documents_tab(kb: KnowledgeBase, settings: Settings, admin: AdminCrede
 
     confirm.click(
         on_confirm,
-        [pending_removal, logged_in],
+        [pending_removal],
         [pending_removal, remove_status, confirm_box, documents, to_remove],
         api_visibility="private",
     )
@@ -248,8 +408,10 @@ def build_documents_tab(kb: KnowledgeBase, settings: Settings, admin: AdminCrede
         api_visibility="private",
     )
 
-    def on_reindex(ok: bool, progress=gr.Progress()):
-        if not ok:
+    @takes_request
+    def on_reindex(request: gr.Request, progress=gr.Progress()):
+        session = admin_session(gate, request)
+        if session is None:
             return NOT_LOGGED_IN, gr.skip(), gr.skip(), gr.skip()
         if not settings.corpus_dir.is_dir():
             return f"De corpusmap `{settings.corpus_dir}` bestaat niet.", gr.skip(), gr.skip(), gr.skip()
@@ -257,7 +419,10 @@ def build_documents_tab(kb: KnowledgeBase, settings: Settings, admin: AdminCrede
             report = kb.ingest([settings.corpus_dir], None, lambda f, m: progress(f, desc=m))
         except KBError as exc:
             return f"⚠️ {exc}", gr.skip(), gr.skip(), gr.skip()
+        # corpus files that took an id back from an upload are corpus documents again
+        upload_registry(settings).update(forget=[r.doc_id for r in report.results if r.status in ("added", "replaced")])
+        audit_ingest(gate, session, _client(request), "reindex", report.results)
         table = pd.DataFrame(ingest_rows(report.results), columns=INGEST_HEADERS)
         return report.summary_nl(), table, documents_table(), gr.Dropdown(choices=document_choices(), value=None)
 
-    reindex.click(on_reindex, [logged_in], [upload_summary, results, documents, to_remove], api_visibility="private")
+    reindex.click(on_reindex, None, [upload_summary, results, documents, to_remove], api_visibility="private")

@@ -1,0 +1,351 @@
+"""Admin access against the running app over real HTTP (issue 11).
+
+Each test replays an attack found on main: the session hash as admin credential, deep links,
+endless password guessing, silent replacement of a corpus document, colliding non-Latin file
+names, originals left in ``uploads/``. The app is :func:`kb.chat.app.launch` on a free
+loopback port against a private copy of the sample index; the login clock is injected so
+idle expiry and lock-outs are tested without waiting.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import stat
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from kb.chat.audit import read_audit
+from tests.conftest import CORPUS
+
+pytestmark = pytest.mark.slow
+
+HANDREIKING = "handreiking-warme-overdracht"
+ADMIN = ("trekker-test", "een-lang-test-wachtwoord-" + secrets.token_urlsafe(6))
+
+
+class FakeClock:
+    """Monotonic seconds that only move when a test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory, sample_data_dir, e5):
+    from kb.chat.app import admin_gate, launch
+    from kb.chat.auth import AdminCredentials
+    from kb.config import Settings
+    from kb.service import KnowledgeBase
+
+    data_dir = tmp_path_factory.mktemp("admin") / "data"
+    shutil.copytree(sample_data_dir, data_dir)
+    leftover = data_dir / "uploads" / "batch-oud" / "verslag-met-bsn.md"  # an interrupted upload
+    leftover.parent.mkdir(parents=True)
+    leftover.write_text("BSN 123456782", encoding="utf-8")
+    settings = Settings().with_(data_dir=data_dir, corpus_dir=CORPUS)
+    kb = KnowledgeBase.open(settings, e5)
+    clock = FakeClock()
+    gate = admin_gate(AdminCredentials(*ADMIN), settings, clock)
+    server = launch(kb, host="127.0.0.1", port=_free_port(), ingest_corpus=False, block=False, gate=gate)
+    try:
+        yield {"url": server.url, "kb": kb, "gate": gate, "clock": clock, "demo": server.demo, "leftover": leftover}
+    finally:
+        server.close()
+
+
+@pytest.fixture(autouse=True)
+def fresh_throttle(request):
+    """Each test against the app starts without earlier failed logins."""
+    from kb.chat.auth import LoginThrottle
+
+    if "app" in request.fixturenames:
+        app = request.getfixturevalue("app")
+        app["gate"].throttle = LoginThrottle(app["clock"])
+
+
+def _fn_index(demo, name: str) -> int:
+    return next(i for i, fn in demo.fns.items() if fn.name == name)
+
+
+def call_event(app, fn_name: str, data: list, session_hash: str, cookies: dict | None = None) -> list | int:
+    """Run one Gradio event the way the browser does: POST queue/join, then read queue/data.
+
+    Returns the outputs, or the HTTP status when the event stream was refused.
+    """
+    base = app["url"]
+    with httpx.Client(base_url=base, cookies=cookies or {}, timeout=120) as client:
+        body = {"data": data, "fn_index": _fn_index(app["demo"], fn_name), "session_hash": session_hash}
+        joined = client.post("gradio_api/queue/join", json={**body, "event_data": None, "trigger_id": None})
+        joined.raise_for_status()
+        event_id = joined.json()["event_id"]
+        with client.stream("GET", "gradio_api/queue/data", params={"session_hash": session_hash}) as stream:
+            if stream.status_code != 200:
+                return stream.status_code
+            for line in stream.iter_lines():
+                if not line.startswith("data:"):
+                    continue
+                message = json.loads(line[5:])
+                if message.get("msg") == "process_completed" and message.get("event_id") == event_id:
+                    assert message.get("success"), message
+                    return message["output"]["data"]
+    raise AssertionError("no result")
+
+
+def login(app, password: str = ADMIN[1], headers: dict | None = None) -> httpx.Response:
+    return httpx.post(
+        app["url"] + "admin/login", json={"user": ADMIN[0], "password": password}, headers=headers, timeout=30
+    )
+
+
+def _text(value) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _audit(app) -> list[dict]:
+    return read_audit(app["kb"].settings.data_dir / "audit.jsonl")
+
+
+def test_login_sets_a_strict_httponly_cookie_and_the_hash_alone_gets_nothing(app):
+    """Bug: admin rights were the Gradio session hash, which travels in URLs and proxy logs."""
+    wrong = login(app, "fout-wachtwoord-123")
+    assert wrong.status_code == 401 and "set-cookie" not in wrong.headers
+    ok = login(app)
+    assert ok.status_code == 200
+    cookie = ok.headers["set-cookie"].lower()
+    assert "kb_admin=" in cookie and "httponly" in cookie and "samesite=strict" in cookie
+    assert "secure" not in cookie  # plain HTTP on loopback
+    behind_proxy = login(app, headers={"X-Forwarded-Proto": "https"}).headers["set-cookie"].lower()
+    assert "; secure" in behind_proxy
+    token = ok.cookies["kb_admin"]
+    assert len(token) >= 43 and token not in json.dumps(_audit(app))
+
+    session_hash = secrets.token_hex(6)
+    shown = call_event(app, "after_login", [], session_hash, {"kb_admin": token})
+    assert HANDREIKING in _text(shown)  # the admin sees the documents table
+    # the same session hash without the cookie: its event stream is refused ...
+    before = len(_audit(app))
+    assert call_event(app, "on_remove", [HANDREIKING], session_hash) == 403
+    assert call_event(app, "on_reindex", [], session_hash) == 403
+    assert call_event(app, "after_login", [], session_hash) == 403
+    # ... and the handlers check the cookie, not the session: without it they do nothing
+    other = secrets.token_hex(6)
+    assert "Log eerst in als beheerder" in _text(call_event(app, "on_reindex", [], other)[0])
+    assert call_event(app, "on_confirm", [None], other)[1].startswith("Log eerst in")
+    assert call_event(app, "on_upload", [None, "", "", "", "", "", "", True], other)[0].startswith("Log eerst in")
+    replay = call_event(app, "after_login", [], other)
+    assert HANDREIKING not in _text(replay) and "Onjuiste" in _text(replay)
+    time.sleep(1)  # the refused replays above had time to run
+    assert not [e for e in _audit(app)[before:] if e["action"] in ("reindex", "remove")]
+    assert any(d.doc_id == HANDREIKING for d in app["kb"].documents())
+
+
+def test_deep_links_return_no_admin_data(app):
+    """Bug: /gradio_api/deep_link?session_hash= then /config?deep_link= gave another session's chat and
+    the admin's documents table."""
+    token = login(app).cookies["kb_admin"]
+    session_hash = secrets.token_hex(6)
+    call_event(app, "after_login", [], session_hash, {"kb_admin": token})
+    for hash_ in (session_hash, secrets.token_hex(6)):
+        link = httpx.get(app["url"] + "gradio_api/deep_link", params={"session_hash": hash_})
+        assert link.status_code == 404 and HANDREIKING not in link.text
+    for path in ("config", ""):
+        shared = httpx.get(app["url"] + path, params={"deep_link": "abc123"})
+        assert shared.status_code == 404
+    config = httpx.get(app["url"] + "config")
+    assert config.status_code == 200 and HANDREIKING not in config.text
+
+
+def test_the_event_stream_of_an_admin_page_needs_the_admin_cookie(app):
+    """Gradio streams a page's results to whoever asks with its session hash (queue/data?session_hash=):
+    once a page has been used as admin, its stream and heartbeat need that admin's cookie."""
+    token = login(app).cookies["kb_admin"]
+    session_hash = secrets.token_hex(6)
+    call_event(app, "after_login", [], session_hash, {"kb_admin": token})
+    for path in ("gradio_api/queue/data", f"gradio_api/heartbeat/{session_hash}"):
+        stolen = httpx.get(app["url"] + path, params={"session_hash": session_hash}, timeout=10)
+        assert stolen.status_code == 403 and HANDREIKING not in stolen.text
+        forged = httpx.get(
+            app["url"] + path, params={"session_hash": session_hash}, cookies={"kb_admin": "geraden"}, timeout=10
+        )
+        assert forged.status_code == 403
+    with httpx.stream(
+        "GET",
+        app["url"] + "gradio_api/queue/data",
+        params={"session_hash": session_hash},
+        cookies={"kb_admin": token},
+        timeout=10,
+    ) as own:
+        assert own.status_code == 200
+    # a page never used as admin (a klantmanager's chat) is not affected
+    assert call_event(app, "on_reindex", [], secrets.token_hex(6))[0].startswith("Log eerst in")
+    # after logout the page works again without a cookie (and shows nothing of the admin part)
+    httpx.post(app["url"] + "admin/logout", cookies={"kb_admin": token})
+    replay = call_event(app, "after_login", [], session_hash)
+    assert HANDREIKING not in _text(replay)
+
+
+def test_logout_ends_the_session_on_the_server(app):
+    ok = login(app)
+    token = ok.cookies["kb_admin"]
+    out = httpx.post(app["url"] + "admin/logout", cookies={"kb_admin": token})
+    assert out.status_code == 200 and 'kb_admin=""' in out.headers["set-cookie"]
+    assert app["gate"].session(token) is None
+    replay = call_event(app, "on_reindex", [], secrets.token_hex(6), {"kb_admin": token})
+    assert "Log eerst in als beheerder" in _text(replay[0])
+    assert _audit(app)[-1]["action"] == "logout"
+
+
+def test_sessions_end_after_the_idle_time(app):
+    token = login(app).cookies["kb_admin"]
+    clock, idle = app["clock"], app["kb"].settings.admin_idle_minutes * 60
+    clock.advance(idle - 60)
+    assert HANDREIKING in _text(call_event(app, "after_login", [], secrets.token_hex(6), {"kb_admin": token}))
+    clock.advance(idle - 60)  # activity above restarted the idle time
+    assert app["gate"].session(token) is not None
+    clock.advance(idle + 1)
+    replay = call_event(app, "after_login", [], secrets.token_hex(6), {"kb_admin": token})
+    assert HANDREIKING not in _text(replay)
+
+
+def test_thirty_wrong_passwords_lock_out_at_once_and_the_right_one_is_refused_while_locked(app):
+    """Bug: 30 wrong passwords and then the right one worked; each failure slept 1 s in a queue worker."""
+    statuses, slowest = [], 0.0
+    for n in range(30):
+        started = time.perf_counter()
+        statuses.append(login(app, f"geraden-{n:04d}-wachtwoord").status_code)
+        slowest = max(slowest, time.perf_counter() - started)
+    assert slowest < 0.5
+    assert statuses[:3] == [401, 401, 401] and set(statuses[4:]) == {429}
+    started = time.perf_counter()
+    right = login(app)
+    assert time.perf_counter() - started < 0.5
+    assert right.status_code == 429 and "set-cookie" not in right.headers
+    assert "Te veel mislukte pogingen" in right.json()["message"] and int(right.headers["retry-after"]) > 0
+    # the login form in the app says the same, answered at once
+    shown = call_event(app, "after_login", [], secrets.token_hex(6))
+    assert "Te veel mislukte pogingen" in _text(shown)
+    entries = _audit(app)
+    assert sum(e["action"] == "login_failed" for e in entries) >= 4
+    assert entries[-1]["action"] == "login_blocked" and entries[-1]["user"] == ADMIN[0]
+    app["clock"].advance(3600)  # the back-off ends
+    assert login(app).status_code == 200
+
+
+def test_many_failures_from_many_addresses_lock_the_login_for_everyone(app):
+    from kb.chat.auth import LoginThrottle
+
+    throttle = LoginThrottle(app["clock"], global_limit=20)
+    for n in range(20):
+        throttle.failed(f"10.0.0.{n}")
+    assert throttle.wait_seconds("192.168.1.1") > 0
+
+
+def _upload(app, files: dict[str, bytes], replace: bool, cookies: dict) -> list:
+    """Upload through Gradio's upload route, then press 'Toevoegen' (the on_upload event)."""
+    with httpx.Client(base_url=app["url"], timeout=60) as client:
+        sent = client.post("gradio_api/upload", files=[("files", (name, data)) for name, data in files.items()])
+        sent.raise_for_status()
+        paths = sent.json()
+    payload = [{"path": p, "orig_name": name, "meta": {"_type": "gradio.FileData"}} for p, name in zip(paths, files)]
+    out = call_event(app, "on_upload", [payload, "", "", "", "", "", "", replace], secrets.token_hex(6), cookies)
+    for p in paths:
+        assert not Path(p).exists()  # Gradio's temporary copy is gone too
+    return out
+
+
+def _rows(out) -> list[list]:
+    return out[1]["data"]
+
+
+def test_uploads_cannot_silently_replace_a_corpus_document_and_keep_no_original(app):
+    """Bug: a text with the handreiking's id in its front matter replaced the 92-passage handreiking."""
+    kb, uploads = app["kb"], app["kb"].settings.data_dir / "uploads"
+    assert not app["leftover"].exists()  # swept at start-up
+    assert stat.S_IMODE(uploads.stat().st_mode) == 0o700
+    cookies = {"kb_admin": login(app).cookies["kb_admin"]}
+    passages = {d.doc_id: d.chunks for d in kb.documents()}[HANDREIKING]
+    hijack = f"---\nid: {HANDREIKING}\ntitle: Overgenomen\n---\n\nEen korte tekst die de handreiking vervangt.\n"
+
+    out = _upload(app, {"overname.md": hijack.encode()}, False, cookies)
+    (row,) = _rows(out)
+    assert row[1] == "geweigerd" and f"id '{HANDREIKING}'" in row[5] and "Vervang het bestaande document" in row[5]
+    assert {d.doc_id: d.chunks for d in kb.documents()}[HANDREIKING] == passages
+    assert list(uploads.iterdir()) == []
+
+    # without the cookie the tick does not help
+    refused = call_event(app, "on_upload", [None, "", "", "", "", "", "", True], secrets.token_hex(6))
+    assert refused[0].startswith("Log eerst in")
+
+    # two non-Latin names no longer collide as document.md
+    arabic = "# تقرير\n\nDe gemeente Wormerveld verstrekt fietsen aan inburgeraars in de opstartklas.\n"
+    cyrillic = "# отчет\n\nDe gemeente Zaanbeek organiseert taalcafés voor statushouders op zaterdag.\n"
+    out = _upload(app, {"تقرير.md": arabic.encode(), "отчет.md": cyrillic.encode()}, False, cookies)
+    rows = _rows(out)
+    assert [r[1] for r in rows] == ["toegevoegd", "toegevoegd"], rows
+    assert rows[0][2] != rows[1][2] and all(r[2].startswith("document-") for r in rows)
+    assert list(uploads.iterdir()) == []
+    # the same file again is a new version of the same upload: no tick needed
+    out = _upload(app, {"تقرير.md": (arabic + "\nNieuwe alinea over fietslessen.\n").encode()}, False, cookies)
+    assert _rows(out)[0][1] == "vervangen"
+
+    # ticked: replaced, and the audit log says so without any document text
+    out = _upload(app, {"overname.md": hijack.encode()}, True, cookies)
+    assert _rows(out)[0][1] == "vervangen"
+    assert {d.doc_id: d.chunks for d in kb.documents()}[HANDREIKING] == 1
+    assert list(uploads.iterdir()) == []
+    entries = _audit(app)
+    assert entries[-1]["action"] == "replace" and entries[-1]["doc_ids"] == [HANDREIKING]
+    assert entries[-2]["action"] == "upload" and entries[-2]["replaced"] == 1
+    audit_file = kb.settings.data_dir / "audit.jsonl"
+    assert stat.S_IMODE(audit_file.stat().st_mode) == 0o600
+    text = audit_file.read_text(encoding="utf-8")
+    for fragment in ("Overgenomen", "fietsen", "taalcafés", "Wormerveld", ADMIN[1]):
+        assert fragment not in text
+    assert {"timestamp", "action", "user", "client"} <= set(entries[-1])
+
+    # re-indexing the corpus brings the handreiking back (and is audited)
+    out = call_event(app, "on_reindex", [], secrets.token_hex(6), cookies)
+    assert {d.doc_id: d.chunks for d in kb.documents()}[HANDREIKING] == passages
+    assert _audit(app)[-2]["action"] == "reindex" or _audit(app)[-1]["action"] == "reindex"
+    assert os.listdir(uploads) == []
+
+
+def test_start_up_refuses_a_short_admin_password(tmp_path):
+    """``chat_app.py`` stops before loading any model, with one Dutch sentence and no traceback."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    env = {
+        **os.environ,
+        "KB_ADMIN_USER": "trekker",
+        "KB_ADMIN_PASSWORD": "kort",
+        "KB_DATA_DIR": str(tmp_path / "data"),
+        "PYTHONPATH": str(REPO),
+    }
+    done = subprocess.run(
+        [sys.executable, str(REPO / "chat_app.py")], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 2
+    assert "te kort: gebruik minstens 12 tekens" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "data").exists()
