@@ -202,20 +202,18 @@ def test_privacy_scan_lists_places_not_values_and_remove_clears_them(tmp_path, k
 
 @pytest.mark.slow
 def test_app_start_up_applies_retention_and_a_private_umask(kb, monkeypatch, keep_umask):
+    import socket
+
     import kb.chat.app as app
 
-    class NotLaunched:
-        def queue(self, **_kwargs):
-            return self
-
-        def launch(self, **_kwargs):
-            return None
-
-    monkeypatch.setattr(app, "create_app", lambda *_args, **_kwargs: NotLaunched())
     path = kb.settings.data_dir / "feedback.jsonl"
     record_feedback(path, "oud", "a", [], "up", now=datetime.now(UTC) - timedelta(days=91))
     record_feedback(path, "nieuw", "a", [], "up")
-    app.launch(kb, ingest_corpus=False)
+    with socket.socket() as sock:  # a free loopback port for the real app
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = app.launch(kb, port=port, ingest_corpus=False, block=False, admin=None)
+    server.close()
     assert [r["question"] for r in read_feedback(path)] == ["nieuw"]  # KB_FEEDBACK_DAYS default 90
     probe = kb.settings.data_dir / "probe"
     probe.write_text("x")
