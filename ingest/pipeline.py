@@ -7,9 +7,11 @@ skips it as unchanged. Its docstore is also a local JSON file that several app
 instances on one Chroma server would not share. Here the store is the manifest and a
 version is written completely before the old one is removed.
 
-Re-running is safe: an unchanged file (same text, metadata and chunker) costs no
-embedding; a changed file replaces its chunks and re-uses embeddings of unchanged
-passages; files from other folders are never touched.
+Re-running is safe: an unchanged file (same text, metadata, chunker, model and
+``embed_input``) costs no embedding; a changed file replaces its chunks and re-uses the
+vectors of passages whose embedded text is unchanged; files from other folders are never
+touched. When ``embed_input`` changes, the index fingerprint changes, so the next ingest
+re-embeds exactly the passages whose embedded text came out different.
 """
 
 from __future__ import annotations
@@ -25,11 +27,12 @@ from typing import Any
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
-from ingest.chunk import CHUNKER_VERSION, chunk_blocks, embed_input
+from ingest.chunk import CHUNKER_VERSION, chunk_blocks
 from ingest.clean import clean_blocks
 from ingest.loaders import SUPPORTED, load_file
 from ingest.metadata import build_meta, date_in_text, is_sidecar, parse_front_matter, read_sidecar
 from ingest.privacy import guard, summarize
+from kb import passage_text
 from kb.errors import DocumentError, KBError
 from kb.records import Chunk, DocumentMeta
 from kb.store import ChunkStore
@@ -187,6 +190,7 @@ class Ingestor:
     ) -> IngestReport:
         """Ingest every file; a bad file is reported and the rest goes on."""
         started = time.perf_counter()
+        self.fingerprint = passage_text.embedding_fingerprint(self.store.model_id, CHUNKER_VERSION)
         files = discover(paths)
         report = IngestReport()
         existing = {d.doc_id: d for d in self.store.documents()}
@@ -228,7 +232,15 @@ class Ingestor:
         base = FileResult(str(path), "", meta.doc_id, meta.title, len(prepared.chunks), privacy=prepared.privacy)
         if prepared.privacy:
             base.reason = f"Persoonsgegevens onleesbaar gemaakt vóór het indexeren: {prepared.privacy}."
-        if current and current.doc_hash == prepared.doc_hash and current.complete:
+        inputs = [passage_text.embed_input(meta.title, c.section, c.text) for c in prepared.chunks]
+        hashes = [passage_text.input_hash(text) for text in inputs]
+        if (
+            current
+            and current.doc_hash == prepared.doc_hash
+            and current.complete
+            and current.fingerprint == self.fingerprint
+            and current.inputs_digest == passage_text.inputs_digest(hashes)
+        ):
             if current.other_versions:
                 self.store.delete_other_versions(meta.doc_id, current.doc_hash)  # finish an interrupted update
             base.status = "unchanged"
@@ -238,9 +250,8 @@ class Ingestor:
             base.status, base.chunks = "duplicate", 0
             base.reason = f"Dezelfde tekst staat al in de kennisbank als '{twin}'; dit bestand is overgeslagen."
             return base
-        reuse = self.store.embeddings_by_text(meta.doc_id) if current else {}
-        inputs = [embed_input(meta.title, c.section, c.text) for c in prepared.chunks]
-        embeddings: list[list[float] | None] = [reuse.get((meta.title, c.section, c.text)) for c in prepared.chunks]
+        reuse = self.store.embeddings_by_input(meta.doc_id) if current else {}
+        embeddings: list[list[float] | None] = [reuse.get(h) for h in hashes]
         todo = [i for i, e in enumerate(embeddings) if e is None]
         for start in range(0, len(todo), EMBED_BATCH):
             batch = todo[start : start + EMBED_BATCH]
@@ -248,7 +259,15 @@ class Ingestor:
             for i, vector in zip(batch, vectors):
                 embeddings[i] = vector
             step(0.1 + 0.8 * (start + len(batch)) / len(todo), f"embedden {start + len(batch)}/{len(todo)}")
-        self.store.add_document(meta, prepared.doc_hash, prepared.content_hash, prepared.chunks, embeddings)  # type: ignore[arg-type]
+        self.store.add_document(
+            meta,
+            prepared.doc_hash,
+            prepared.content_hash,
+            prepared.chunks,
+            embeddings,  # type: ignore[arg-type]
+            input_hashes=hashes,
+            fingerprint=self.fingerprint,
+        )
         by_content[prepared.content_hash] = meta.doc_id
         base.status = "replaced" if current else "added"
         base.embedded = len(todo)

@@ -93,9 +93,12 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], meta: tuple[str, ...], r
     """Voeg documenten toe (standaard: de map corpus/). Ongewijzigde bestanden worden overgeslagen."""
     settings = _settings(ctx)
     if reset:
+        from kb.locking import ingest_lock
         from kb.store import drop_collection
 
-        if drop_collection(settings):
+        with ingest_lock(settings):
+            dropped = drop_collection(settings)
+        if dropped:
             click.echo("De bestaande index is verwijderd; alles wordt opnieuw opgebouwd.", err=True)
     kb = _open_kb(ctx)
     targets = list(paths) or [settings.corpus_dir]

@@ -19,7 +19,7 @@ import bm25s
 import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
-from ingest.chunk import embed_input
+from kb import passage_text
 from kb.records import Passage
 from kb.store import ChunkStore
 from kb.text import tokenize
@@ -46,28 +46,11 @@ class IndexedChunk:
 class _Snapshot:
     """An immutable view of the searchable passages; swapped as a whole on refresh."""
 
-    count: int = -1
+    generation: str | None = None  # the store generation it was built from (None: not built)
     chunks: list[IndexedChunk] = field(default_factory=list)
     by_id: dict[str, int] = field(default_factory=dict)
     df: Counter = field(default_factory=Counter)
     bm25: bm25s.BM25 | None = None
-
-
-def _latest_versions(records: list[tuple[str, dict, str]]) -> list[tuple[str, dict, str]]:
-    """Per document only the newest *complete* version is searchable.
-
-    A version being written (or cut off by a crash) stays invisible, so a query sees the
-    old version or the new one, never a mix or a half document.
-    """
-    versions: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
-    for record in records:
-        versions[record[1]["doc_id"]][record[1]["doc_hash"]].append(record)
-    kept = []
-    for by_hash in versions.values():
-        complete = [recs for recs in by_hash.values() if len(recs) == recs[0][1].get("n_chunks", -1)]
-        if complete:
-            kept.extend(max(complete, key=lambda recs: recs[0][1].get("ingested_at", "")))
-    return kept
 
 
 def _shingles(text: str) -> set[tuple[str, ...]]:
@@ -95,6 +78,7 @@ class HybridRetriever:
         self.mode = mode
         self._snapshot = _Snapshot()
         self._refresh_lock = threading.Lock()
+        self.refresh()  # IDF statistics are right from the first question on
 
     @property
     def chunks(self) -> list[IndexedChunk]:
@@ -102,35 +86,37 @@ class HybridRetriever:
 
     # -- index -----------------------------------------------------------------------
     def refresh(self, force: bool = False) -> _Snapshot:
-        """(Re)build the in-memory lexical index if the store changed; returns the current snapshot."""
-        count = self.store.count()
-        if count == self._snapshot.count and not force:
+        """(Re)build the in-memory lexical index if the store changed; returns the current snapshot.
+
+        "Changed" means the store's write generation differs from the one the snapshot was
+        built from (one small read per call): any add, replace, removal or import by any
+        process, whatever it did to the number of passages. The generation is read before
+        the passages, so a write that lands in between is seen on the next call.
+        """
+        generation = self.store.generation()
+        if generation == self._snapshot.generation and not force:
             return self._snapshot
         with self._refresh_lock:
-            if count == self._snapshot.count and not force:
+            generation = self.store.generation()
+            if generation == self._snapshot.generation and not force:
                 return self._snapshot
-            records = [
-                (cid, md, doc or "") for cid, md, doc, _ in self.store.records(include=["metadatas", "documents"])
-            ]
-            records = _latest_versions(records)
-            records.sort(key=lambda r: (r[1]["doc_id"], r[1].get("chunk_index", 0)))
             chunks = [
                 IndexedChunk(
-                    cid,
-                    md["doc_id"],
-                    int(md.get("chunk_index", 0)),
-                    text,
-                    md,
-                    tokenize(embed_input(md.get("title", ""), md.get("section", ""), text)),
+                    p.chunk_id,
+                    p.doc_id,
+                    p.index,
+                    p.text,
+                    p.fields,
+                    tokenize(passage_text.embed_input(p.title, p.section, p.text)),
                 )
-                for cid, md, text in records
+                for p in self.store.current_passages()
             ]
             bm25 = None
             if chunks:
                 bm25 = bm25s.BM25()
                 bm25.index([c.tokens or ["∅"] for c in chunks], show_progress=False)
             self._snapshot = _Snapshot(
-                count=count,
+                generation=generation,
                 chunks=chunks,
                 by_id={c.chunk_id: i for i, c in enumerate(chunks)},
                 df=Counter(t for c in chunks for t in set(c.tokens)),

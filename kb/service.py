@@ -80,15 +80,21 @@ class KnowledgeBase:
         ingestor = Ingestor(self.store, self.embed_model, self.settings.max_file_mb, self.settings.pii_policy)
         with ingest_lock(self.settings, progress):
             report = ingestor.ingest(paths, overrides, progress)
-        self.retriever.refresh(force=True)
+        self.retriever.refresh()  # every write bumped the store's generation
         return report
 
     def documents(self) -> list[StoredDocument]:
         return self.store.documents()
 
     def remove(self, doc_id: str) -> int:
-        removed = self.store.delete_document(doc_id)
-        self.retriever.refresh(force=True)
+        """Remove a document (all versions); returns how many passages were removed.
+
+        Holds the ingest lock, so a removal never interleaves with an ingest that is
+        writing a new version of the same document.
+        """
+        with ingest_lock(self.settings):
+            removed = self.store.delete_document(doc_id)
+        self.retriever.refresh()
         return removed
 
     # -- questions -----------------------------------------------------------------
