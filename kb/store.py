@@ -26,6 +26,7 @@ from urllib.parse import urlparse
 
 import chromadb
 from chromadb.config import Settings as ChromaSettings
+from chromadb.errors import NotFoundError
 
 from kb import passage_text, schema
 from kb.config import Settings
@@ -148,29 +149,43 @@ class ChunkStore:
         self.dim = dim
         self._client = client
         self._name = name
+        self._attach(create=True)
+
+    def _attach(self, create: bool) -> None:
+        """Open the passage and state collections (``create``: make them when missing) and check them."""
         try:
-            self._collection = client.get_or_create_collection(
-                name=name,
-                embedding_function=None,
-                metadata={
-                    "embedding_model": model_id,
-                    "embedding_dim": dim,
-                    "kb_schema": SCHEMA_VERSION,
-                    "hnsw:space": "cosine",
-                    # a wide HNSW search: the same question gets the same pool of passages every
-                    # run (with the default, 1 of 104 eval questions varied between builds)
-                    "hnsw:search_ef": 200,
-                },
-            )
-            self._state = client.get_or_create_collection(name=name + schema.META_SUFFIX, embedding_function=None)
+            if create:
+                self._collection = self._client.get_or_create_collection(
+                    name=self._name,
+                    embedding_function=None,
+                    metadata={
+                        "embedding_model": self.model_id,
+                        "embedding_dim": self.dim,
+                        "kb_schema": SCHEMA_VERSION,
+                        "hnsw:space": "cosine",
+                        # a wide HNSW search: the same question gets the same pool of passages every
+                        # run (with the default, 1 of 104 eval questions varied between builds)
+                        "hnsw:search_ef": 200,
+                    },
+                )
+                self._state = self._client.get_or_create_collection(
+                    name=self._name + schema.META_SUFFIX, embedding_function=None
+                )
+            else:
+                self._collection = self._client.get_collection(self._name, embedding_function=None)
+                self._state = self._client.get_collection(self._name + schema.META_SUFFIX, embedding_function=None)
+        except NotFoundError:
+            raise StoreUnavailableError(
+                "De index wordt op dit moment opnieuw opgebouwd ('kb ingest --reset'). Probeer het zo opnieuw."
+            ) from None
         except Exception as exc:
             raise StoreUnavailableError(
-                f"De collectie '{name}' kan niet worden geopend ({type(exc).__name__}). Probeer het opnieuw."
+                f"De collectie '{self._name}' kan niet worden geopend ({type(exc).__name__}). Probeer het opnieuw."
             ) from exc
         built_with = (self._collection.metadata or {}).get("embedding_model")
-        if built_with and built_with != model_id:
+        if built_with and built_with != self.model_id:
             raise ModelMismatchError(
-                f"De index is gebouwd met embeddingmodel '{built_with}', maar nu is '{model_id}' ingesteld. "
+                f"De index is gebouwd met embeddingmodel '{built_with}', maar nu is '{self.model_id}' ingesteld. "
                 f"Zet KB_EMBEDDING terug, of herindexeer met 'kb ingest --reset' (dat bouwt de index opnieuw op)."
             )
         self.schema_version = self._read_schema()
@@ -180,7 +195,7 @@ class ChunkStore:
                 f"deze versie kent schema {SCHEMA_VERSION}). Werk de kennisbank bij, of bouw een eigen index "
                 f"op met 'kb ingest --reset'."
             )
-        if self.schema_version == SCHEMA_VERSION and not self.generation():
+        if create and self.schema_version == SCHEMA_VERSION and not self.generation():
             self._bump()  # a new index: write the state record
 
     # -- schema and generation -----------------------------------------------------
@@ -194,8 +209,16 @@ class ChunkStore:
         return version or schema.schema_of_collection(self._collection.metadata)
 
     def generation(self) -> str:
-        """Token of the last write to this index, by any process; changes with every write."""
-        return schema.decode_state(self._read_state())[1]
+        """Token of the last write to this index, by any process; changes with every write.
+
+        After ``kb ingest --reset`` in another process the collections are new ones: they
+        are looked up again (never created here, so a reset to another model is not raced).
+        """
+        try:
+            return schema.decode_state(self._read_state())[1]
+        except NotFoundError:
+            self._attach(create=False)
+            return schema.decode_state(self._read_state())[1]
 
     @_retrying
     def _bump(self) -> None:

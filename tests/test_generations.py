@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from kb.config import Settings
+from kb.errors import StoreUnavailableError
 from kb.locking import ingest_lock
 from kb.service import KnowledgeBase
 from kb.store import drop_collection, open_store
@@ -136,10 +137,15 @@ def test_every_write_path_changes_the_generation(settings, e5, tmp_path):
     assert changed(), "remove"
     import_index(kb.store, tmp_path / "backup.tar.gz")
     assert changed(), "import"
+    assert "donderdag" in kb.ask(QUESTION).text
     with ingest_lock(settings):
         assert drop_collection(settings)
-    reopened = open_store(settings, kb.store.model_id, kb.store.dim)
-    assert reopened.generation() not in seen, "reset"
+    with pytest.raises(StoreUnavailableError, match="opnieuw opgebouwd"):
+        kb.ask(QUESTION)  # between the reset and the new index: a plain message, no traceback
+    open_store(settings, kb.store.model_id, kb.store.dim)  # the resetting process opens the new index
+    assert changed(), "reset"
+    answer = kb.ask(QUESTION)
+    assert answer.abstained and "donderdag" not in answer.text and not answer.retrieved
 
 
 def test_idf_is_right_before_the_first_question(sample_data_dir, e5):
