@@ -21,7 +21,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,66 +29,20 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 
 from ingest.chunk import CHUNKER_VERSION, chunk_blocks
 from ingest.clean import clean_blocks
-from ingest.loaders import SUPPORTED, load_file
+from ingest.loaders import load_file
 from ingest.metadata import build_meta, date_in_text, is_sidecar, parse_front_matter, read_sidecar
 from ingest.privacy import guard, summarize
 from kb import passage_text
 from kb.errors import DocumentError, KBError
-from kb.records import Chunk, DocumentMeta
+from kb.filetypes import SUPPORTED, size_refusal
+from kb.records import Chunk, DocumentMeta, FileResult, IngestReport
 from kb.store import ChunkStore
 from kb.text import normalize_whitespace
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[float, str], None]
-STATUS_NL = {
-    "added": "toegevoegd",
-    "replaced": "vervangen",
-    "unchanged": "ongewijzigd",
-    "duplicate": "dubbel, overgeslagen",
-    "refused": "geweigerd",
-}
 EMBED_BATCH = 32
-
-
-@dataclass
-class FileResult:
-    """What happened to one file."""
-
-    path: str
-    status: str  # added | replaced | unchanged | duplicate | refused
-    doc_id: str = ""
-    title: str = ""
-    chunks: int = 0
-    embedded: int = 0
-    reason: str = ""
-    privacy: str = ""  # what personal data was found and redacted (kinds and places, no values)
-
-    @property
-    def status_nl(self) -> str:
-        return STATUS_NL.get(self.status, self.status)
-
-
-@dataclass
-class IngestReport:
-    results: list[FileResult] = field(default_factory=list)
-    seconds: float = 0.0
-
-    def count(self, status: str) -> int:
-        return sum(r.status == status for r in self.results)
-
-    @property
-    def embedded(self) -> int:
-        return sum(r.embedded for r in self.results)
-
-    def summary_nl(self) -> str:
-        parts = [f"{self.count(s)} {label}" for s, label in STATUS_NL.items() if self.count(s)]
-        return (
-            f"{len(self.results)} bestand(en): " + (", ".join(parts) or "niets te doen") + f" ({self.seconds:.1f} s)."
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"seconds": round(self.seconds, 2), "results": [asdict(r) for r in self.results]}
 
 
 @dataclass
@@ -132,12 +86,9 @@ def prepare_document(
     """
     if not path.is_file():
         raise DocumentError("Het bestand bestaat niet (meer) of is geen gewoon bestand.")
-    size = path.stat().st_size
-    if size > max_bytes:
-        raise DocumentError(
-            f"Het bestand is {size / 1_048_576:.0f} MB; de grens is {max_bytes / 1_048_576:.0f} MB. "
-            "Splits het document of verhoog KB_MAX_FILE_MB."
-        )
+    refusal = size_refusal(path.stat().st_size, max_bytes)
+    if refusal:
+        raise DocumentError(refusal)
     loaded = load_file(path, path.read_bytes())
     blocks, findings = guard(clean_blocks(loaded.blocks), pii_policy)
     full_text = normalize_whitespace(" ".join(b.text for b in blocks))

@@ -2,6 +2,10 @@
 
 Built at the edge (CLI, chat app, eval) from :class:`~kb.config.Settings`; every part
 (embedding model, store, retriever, answerer) is passed in or built here once.
+
+This facade is the only module in ``kb`` that imports ``ingest``: ingest sits before the
+store in the pipeline and builds on ``kb``'s records, store and text rules, so the rest of
+``kb`` must not depend on it (that would be a cycle); the facade is where the stages meet.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import Any
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.llms import LLM
 
-from ingest.pipeline import Ingestor, IngestReport, Progress
+from ingest.pipeline import Ingestor, Progress
 from kb.answer import AnswerConfig, ExtractiveAnswerer
 from kb.config import Settings
 from kb.embeddings import load_embedding
@@ -24,7 +28,7 @@ from kb.llm.backends import load_llm
 from kb.llm.generate import Drafted, GenerationConfig, GenerativeAnswerer
 from kb.llm.verify import CitationVerifier
 from kb.locking import ingest_lock
-from kb.records import Answer
+from kb.records import Answer, IngestReport
 from kb.retrieve import FILTER_KEYS, HybridRetriever
 from kb.store import ChunkStore, StoredDocument, open_store
 from kb.text import relevant_history

@@ -12,13 +12,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ingest.metadata import KINDS
-from ingest.pipeline import FileResult, IngestReport
 from kb.chat.auth import DISABLED_NL, AdminCredentials
 from kb.chat.render import DOCUMENT_HEADERS, INGEST_HEADERS, document_rows, ingest_rows
 from kb.chat.uploads import UploadRefused, stage_uploads
 from kb.config import Settings
 from kb.errors import KBError
+from kb.records import KINDS, FileResult, IngestReport
 from kb.service import KnowledgeBase
 
 log = logging.getLogger(__name__)

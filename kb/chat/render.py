@@ -12,8 +12,7 @@ import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from ingest.pipeline import FileResult
-from kb.records import Answer, Citation, Passage
+from kb.records import Answer, Citation, FileResult, Passage
 from kb.store import StoredDocument
 
 SOURCES_PLACEHOLDER = (
