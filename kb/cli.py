@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import sys
@@ -9,13 +10,10 @@ from pathlib import Path
 
 import click
 
+from kb.clicommon import FriendlyGroup
+from kb.config import Settings
+from kb.errors import KBError
 from kb.offline import apply_offline_env
-
-apply_offline_env()
-
-from kb.clicommon import FriendlyGroup  # noqa: E402
-from kb.config import Settings  # noqa: E402
-from kb.errors import KBError  # noqa: E402
 
 MODES_NL = {
     "extractive": "letterlijke citaten",
@@ -64,6 +62,7 @@ def main(
     ctx: click.Context, data_dir: Path | None, embedding: str | None, chroma_url: str | None, local_llm: bool
 ) -> None:
     """CoP Kennisbank: doorzoek handreikingen en CoP-interviews over de Wet inburgering 2021."""
+    apply_offline_env()  # before any command imports chromadb, gradio or transformers
     settings = Settings.from_env()
     changes = {k: v for k, v in {"data_dir": data_dir, "embedding": embedding, "chroma_url": chroma_url}.items() if v}
     settings = settings.with_(**changes) if changes else settings
@@ -240,11 +239,11 @@ def import_cmd(ctx: click.Context, source: Path) -> None:
 def serve(ctx: click.Context, host: str, port: int, ingest: bool) -> None:
     """Start de chat-app in de browser."""
     kb = _open_kb(ctx)
-    try:
-        from kb.chat.app import launch
-    except ImportError:
+    if importlib.util.find_spec("gradio") is None:  # an install without the chat app
         _terminal_chat(kb)
         return
+    from kb.chat.app import launch
+
     launch(kb, host=host, port=port, ingest_corpus=ingest)
 
 
@@ -271,11 +270,15 @@ def _terminal_chat(kb) -> None:
 
 
 def _register_optional_commands() -> None:
-    """``kb eval ...`` lives in the evals package (kept out of the core)."""
-    try:
-        from evals.cli import eval_group
-    except ImportError:
+    """``kb eval ...`` lives in the evals package (kept out of the core).
+
+    Only a missing package is skipped; an error inside it surfaces instead of silently
+    removing the command.
+    """
+    if importlib.util.find_spec("evals") is None:
         return
+    from evals.cli import eval_group
+
     main.add_command(eval_group, "eval")
 
 

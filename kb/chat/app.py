@@ -17,8 +17,6 @@ from kb.llm.backends import describe as describe_llm
 from kb.offline import apply_offline_env
 from kb.service import KnowledgeBase
 
-apply_offline_env()  # before gradio is imported anywhere below
-
 log = logging.getLogger(__name__)
 
 TITLE = "CoP Kennisbank"
@@ -123,6 +121,7 @@ def launch(
 
     With ``block=False`` the server runs in a background thread (tests); call ``.close()``.
     """
+    apply_offline_env()  # serving is an entry point: before gradio is imported (in create_app)
     settings = kb.settings
     if ingest_corpus:
         if settings.corpus_dir.is_dir():
