@@ -145,3 +145,47 @@ def test_the_fingerprint_covers_model_chunker_and_embed_input(monkeypatch):
     assert passage_text.embedding_fingerprint(E5_MODEL_ID, CHUNKER_VERSION + "b") != before
     monkeypatch.setattr(passage_text, "embed_input", lambda title, section, text: f"{title}\n\n{section}\n{text}")
     assert passage_text.embedding_fingerprint(E5_MODEL_ID, CHUNKER_VERSION) != before
+
+
+def test_an_export_from_schema_1_is_upgraded_on_import(settings, e5, tmp_path):
+    import io
+    import json
+    import tarfile
+
+    import numpy as np
+
+    source = tmp_path / "docs" / "deventer.md"
+    source.parent.mkdir()
+    source.write_text(DOC, encoding="utf-8")
+    old_dir = tmp_path / "old"
+    _write_schema_1_index(old_dir, source, e5)
+    client = chromadb.PersistentClient(
+        path=str(old_dir / "chroma"), settings=ChromaSettings(anonymized_telemetry=False)
+    )
+    records = client.get_collection("kennisbank").get(include=["metadatas", "documents", "embeddings"])
+    # the archive as schema-1 code wrote it: no "schema" in the manifest
+    manifest = {"format": "cop-kennisbank-export/1", "embedding_model": E5_MODEL_ID, "embedding_dim": 384}
+    lines = "".join(
+        json.dumps({"id": i, "text": t, "metadata": m}, ensure_ascii=False) + "\n"
+        for i, t, m in zip(records["ids"], records["documents"], records["metadatas"])
+    )
+    matrix = io.BytesIO()
+    np.save(matrix, np.asarray(records["embeddings"], dtype=np.float32))
+    archive = tmp_path / "oud.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for name, payload in (
+            ("manifest.json", json.dumps(manifest).encode()),
+            ("records.jsonl", lines.encode()),
+            ("embeddings.npy", matrix.getvalue()),
+        ):
+            info = tarfile.TarInfo(name)
+            info.size = len(payload)
+            tar.addfile(info, io.BytesIO(payload))
+
+    env = {"KB_DATA_DIR": str(settings.data_dir)}
+    imported = CliRunner().invoke(main, ["import", str(archive)], env=env)
+    assert imported.exit_code == 0 and "1 documenten (2 passages)" in imported.output, imported.output
+    kb = KnowledgeBase.open(settings, e5)
+    assert all(p.fingerprint and p.input_hash for p in kb.store.current_passages())
+    again = kb.ingest([source.parent]).results[0]
+    assert again.status == "unchanged" and again.embedded == 0
