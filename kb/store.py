@@ -242,29 +242,19 @@ class ChunkStore:
         from_version = self.schema_version
         if from_version >= SCHEMA_VERSION:
             return 0
-        changed = 0
-        for ids, metas, texts in self._pages(include=["metadatas", "documents"]):
-            upgraded = [
-                schema.upgrade_record(md, text or "", self.model_id, from_version) for md, text in zip(metas, texts)
-            ]
-            self._collection.update(ids=ids, metadatas=upgraded)
-            changed += len(ids)
+        records = list(self.iter_records(include=["metadatas", "documents"]))
+        for start in range(0, len(records), self.UPSERT_BATCH):
+            batch = records[start : start + self.UPSERT_BATCH]
+            self._collection.update(
+                ids=[cid for cid, _md, _text, _emb in batch],
+                metadatas=[
+                    schema.upgrade_record(md, text or "", self.model_id, from_version) for _cid, md, text, _emb in batch
+                ],
+            )
         self.schema_version = SCHEMA_VERSION
         self._bump()
-        log.warning("index upgraded from schema %d to %d (%d passages)", from_version, SCHEMA_VERSION, changed)
-        return changed
-
-    def _pages(self, include: list[str]):
-        """All records, one page at a time: yields (ids, metadatas, documents)."""
-        offset = 0
-        while True:
-            page = self._collection.get(include=include, limit=_PAGE, offset=offset)
-            if not page["ids"]:
-                return
-            yield page["ids"], page.get("metadatas") or [], page.get("documents") or [None] * len(page["ids"])
-            if len(page["ids"]) < _PAGE:
-                return
-            offset += _PAGE
+        log.warning("index upgraded from schema %d to %d (%d passages)", from_version, SCHEMA_VERSION, len(records))
+        return len(records)
 
     # -- writing -------------------------------------------------------------------
     @_retrying
@@ -342,15 +332,6 @@ class ChunkStore:
     def records(self, include: list[str]) -> list[tuple]:
         """All records as a list (see :meth:`iter_records`), with retries in server mode."""
         return list(self.iter_records(include=include))
-
-    @_retrying
-    def passages(self, with_embeddings: bool = False) -> list[tuple[StoredPassage, list[float] | None]]:
-        """Every stored passage (all versions), decoded, with its vector when asked for."""
-        include = ["metadatas", "documents", *(["embeddings"] if with_embeddings else [])]
-        return [
-            (schema.decode_passage(cid, md, text), None if emb is None else list(emb))
-            for cid, md, text, emb in self.iter_records(include=include)
-        ]
 
     @_retrying
     def current_passages(self) -> list[StoredPassage]:
