@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from kb.passage_text import embedding_fingerprint, input_hash
 from kb.records import Chunk, DocumentMeta
 
 SCHEMA_VERSION = 2
@@ -166,8 +167,9 @@ def current_versions(passages: Iterable[StoredPassage]) -> list[StoredPassage]:
     A version being written (or cut off by a crash) stays invisible, so a query sees the
     old version or the new one, never a mix or a half document.
     """
+    grouped = versions_by_document(passages)
     kept: list[StoredPassage] = []
-    for doc_id in sorted(grouped := versions_by_document(passages)):
+    for doc_id in sorted(grouped):
         newest = newest_version(grouped[doc_id])
         if is_complete(newest):
             kept.extend(newest)
@@ -214,8 +216,6 @@ def migrate_1_to_2(md: dict[str, Any], text: str, model_id: str) -> dict[str, An
     collection's model, so these are filled in exactly; when today's ``embed_input`` is
     the same, nothing has to be re-embedded after the upgrade.
     """
-    from kb.passage_text import embedding_fingerprint, input_hash
-
     if "embed_fp" in md and "input_hash" in md:
         return md  # already migrated (two processes may upgrade at once)
     embedded = _embed_input_schema_1(md.get("title", ""), md.get("section", ""), text)
