@@ -14,11 +14,8 @@ from pathlib import Path
 
 import click
 
+from kb.clicommon import FriendlyGroup
 from kb.offline import apply_offline_env
-
-apply_offline_env()
-
-from kb.clicommon import FriendlyGroup  # noqa: E402
 
 EVALS_DIR = Path(__file__).resolve().parent
 
@@ -26,6 +23,7 @@ EVALS_DIR = Path(__file__).resolve().parent
 @click.group("eval", cls=FriendlyGroup)
 def eval_group() -> None:
     """Evaluatie: vragenset draaien tegen ons systeem en de baselines, rapport, vergelijken, drempels."""
+    apply_offline_env()  # an entry point of its own (python -m evals)
 
 
 def _log(message: str) -> None:

@@ -142,9 +142,3 @@ def chunk_blocks(doc_id: str, doc_hash: str, blocks: list[Block]) -> list[Chunk]
             )
         )
     return chunks
-
-
-def embed_input(title: str, section: str, text: str) -> str:
-    """What is embedded and BM25-indexed for a chunk: its text with title and heading as context."""
-    head = f"{title} — {section}" if section else title
-    return f"{head}\n{text}"

@@ -17,26 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kb.errors import DocumentError
+from kb.filetypes import SUPPORTED, TYPE_NAMES, sniff_type
 
-SUPPORTED = {
-    ".txt": "text",
-    ".md": "markdown",
-    ".markdown": "markdown",
-    ".html": "html",
-    ".htm": "html",
-    ".pdf": "pdf",
-    ".docx": "docx",
-}
-TYPE_NAMES = {
-    "text": "tekstbestand",
-    "markdown": "Markdown-bestand",
-    "html": "HTML-pagina",
-    "pdf": "PDF",
-    "docx": "Word-bestand (.docx)",
-    "zip": "zip-archief",
-    "binary": "binair bestand",
-    "doc": "oud Word-bestand (.doc)",
-}
 MAX_DOCX_UNCOMPRESSED = 200 * 1024 * 1024
 
 
@@ -56,28 +38,6 @@ class LoadedFile:
     file_type: str
     front_matter: str = ""
     embedded_meta: dict[str, str] = field(default_factory=dict)
-
-
-def sniff_type(data: bytes) -> str:
-    """What the bytes are, whatever the file is called."""
-    head = data[:2048]
-    if head.startswith(b"%PDF"):
-        return "pdf"
-    if head.startswith(b"PK\x03\x04"):
-        try:
-            with zipfile.ZipFile(io.BytesIO(data)) as zf:
-                names = set(zf.namelist())
-        except zipfile.BadZipFile:
-            return "binary"
-        return "docx" if "word/document.xml" in names else "zip"
-    if head.startswith(b"\xd0\xcf\x11\xe0"):
-        return "doc"
-    if b"\x00" in head and not (head.startswith(b"\xff\xfe") or head.startswith(b"\xfe\xff")):
-        return "binary"
-    lowered = head.lower()
-    if b"<html" in lowered or b"<!doctype html" in lowered or (b"<body" in lowered and b"</" in lowered):
-        return "html"
-    return "text"
 
 
 def decode_text(data: bytes) -> str:

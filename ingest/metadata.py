@@ -16,11 +16,10 @@ from typing import Any
 import yaml
 
 from kb.errors import DocumentError
-from kb.records import DocumentMeta
+from kb.records import KINDS, DocumentMeta
 from kb.text import slugify
 
 SIDECAR_SUFFIXES = (".meta.yaml", ".meta.yml", ".meta.json")
-KINDS = ("handreiking", "CoP-interview", "CoP-verslag", "artikel", "verslag", "rapport", "beleid", "overig")
 _DATE = re.compile(r"\b(\d{1,2})-(\d{1,2})-((?:19|20)\d{2})\b")
 _YEAR = re.compile(r"\b((?:19|20)\d{2})\b")
 

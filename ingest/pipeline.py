@@ -7,9 +7,11 @@ skips it as unchanged. Its docstore is also a local JSON file that several app
 instances on one Chroma server would not share. Here the store is the manifest and a
 version is written completely before the old one is removed.
 
-Re-running is safe: an unchanged file (same text, metadata and chunker) costs no
-embedding; a changed file replaces its chunks and re-uses embeddings of unchanged
-passages; files from other folders are never touched.
+Re-running is safe: an unchanged file (same text, metadata, chunker, model and
+``embed_input``) costs no embedding; a changed file replaces its chunks and re-uses the
+vectors of passages whose embedded text is unchanged; files from other folders are never
+touched. When ``embed_input`` changes, the index fingerprint changes, so the next ingest
+re-embeds exactly the passages whose embedded text came out different.
 """
 
 from __future__ import annotations
@@ -25,74 +27,23 @@ from typing import Any
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
-from ingest.chunk import CHUNKER_VERSION, chunk_blocks, embed_input
+from ingest.chunk import CHUNKER_VERSION, chunk_blocks
 from ingest.clean import clean_blocks
-from ingest.loaders import SUPPORTED, load_file
+from ingest.loaders import load_file
 from ingest.metadata import build_meta, date_in_text, is_sidecar, parse_front_matter, read_sidecar
 from ingest.privacy import guard, guard_metadata, name_findings, neutral_id, redact_name, refuse_if, summarize
+from kb import passage_text
 from kb.errors import DocumentError, KBError
+from kb.filetypes import SUPPORTED, size_refusal
 from kb.injection import KINDS_NL, find_instructions
-from kb.records import Chunk, DocumentMeta
+from kb.records import Chunk, DocumentMeta, FileResult, IngestReport
 from kb.store import ChunkStore
 from kb.text import normalize_whitespace
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[float, str], None]
-STATUS_NL = {
-    "added": "toegevoegd",
-    "replaced": "vervangen",
-    "unchanged": "ongewijzigd",
-    "duplicate": "dubbel, overgeslagen",
-    "refused": "geweigerd",
-}
 EMBED_BATCH = 32
-
-
-@dataclass
-class FileResult:
-    """What happened to one file."""
-
-    path: str
-    status: str  # added | replaced | unchanged | duplicate | refused
-    doc_id: str = ""
-    title: str = ""
-    chunks: int = 0
-    embedded: int = 0
-    reason: str = ""
-    privacy: str = ""  # what personal data was found and redacted (kinds and places, no values)
-    warnings: list[str] = field(default_factory=list)  # e.g. text that addresses the assistant
-
-    @property
-    def name(self) -> str:
-        """The file name as it may be shown or logged: personal data in it replaced."""
-        return redact_name(Path(self.path).name)
-
-    @property
-    def status_nl(self) -> str:
-        return STATUS_NL.get(self.status, self.status)
-
-
-@dataclass
-class IngestReport:
-    results: list[FileResult] = field(default_factory=list)
-    seconds: float = 0.0
-
-    def count(self, status: str) -> int:
-        return sum(r.status == status for r in self.results)
-
-    @property
-    def embedded(self) -> int:
-        return sum(r.embedded for r in self.results)
-
-    def summary_nl(self) -> str:
-        parts = [f"{self.count(s)} {label}" for s, label in STATUS_NL.items() if self.count(s)]
-        return (
-            f"{len(self.results)} bestand(en): " + (", ".join(parts) or "niets te doen") + f" ({self.seconds:.1f} s)."
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"seconds": round(self.seconds, 2), "results": [asdict(r) for r in self.results]}
 
 
 @dataclass
@@ -137,12 +88,9 @@ def prepare_document(
     """
     if not path.is_file():
         raise DocumentError("Het bestand bestaat niet (meer) of is geen gewoon bestand.")
-    size = path.stat().st_size
-    if size > max_bytes:
-        raise DocumentError(
-            f"Het bestand is {size / 1_048_576:.0f} MB; de grens is {max_bytes / 1_048_576:.0f} MB. "
-            "Splits het document of verhoog KB_MAX_FILE_MB."
-        )
+    refusal = size_refusal(path.stat().st_size, max_bytes)
+    if refusal:
+        raise DocumentError(refusal)
     loaded = load_file(path, path.read_bytes())
     blocks, findings = guard(clean_blocks(loaded.blocks), pii_policy)
     full_text = normalize_whitespace(" ".join(b.text for b in blocks))
@@ -220,6 +168,7 @@ class Ingestor:
     ) -> IngestReport:
         """Ingest every file; a bad file is reported and the rest goes on."""
         started = time.perf_counter()
+        self.fingerprint = passage_text.embedding_fingerprint(self.store.model_id, CHUNKER_VERSION)
         files = discover(paths)
         report = IngestReport()
         existing = {d.doc_id: d for d in self.store.documents()}
@@ -271,7 +220,15 @@ class Ingestor:
             base.reason = f"Persoonsgegevens onleesbaar gemaakt vóór het indexeren: {prepared.privacy}."
         if prepared.warnings:
             base.reason = " ".join([base.reason, "Controleer dit document:", *prepared.warnings]).strip()
-        if current and current.doc_hash == prepared.doc_hash and current.complete:
+        inputs = [passage_text.embed_input(meta.title, c.section, c.text) for c in prepared.chunks]
+        hashes = [passage_text.input_hash(text) for text in inputs]
+        if (
+            current
+            and current.doc_hash == prepared.doc_hash
+            and current.complete
+            and current.fingerprint == self.fingerprint
+            and current.inputs_digest == passage_text.inputs_digest(hashes)
+        ):
             if current.other_versions:
                 self.store.delete_other_versions(meta.doc_id, current.doc_hash)  # finish an interrupted update
             base.status = "unchanged"
@@ -281,9 +238,8 @@ class Ingestor:
             base.status, base.chunks = "duplicate", 0
             base.reason = f"Dezelfde tekst staat al in de kennisbank als '{twin}'; dit bestand is overgeslagen."
             return base
-        reuse = self.store.embeddings_by_text(meta.doc_id) if current else {}
-        inputs = [embed_input(meta.title, c.section, c.text) for c in prepared.chunks]
-        embeddings: list[list[float] | None] = [reuse.get((meta.title, c.section, c.text)) for c in prepared.chunks]
+        reuse = self.store.embeddings_by_input(meta.doc_id) if current else {}
+        embeddings: list[list[float] | None] = [reuse.get(h) for h in hashes]
         todo = [i for i, e in enumerate(embeddings) if e is None]
         for start in range(0, len(todo), EMBED_BATCH):
             batch = todo[start : start + EMBED_BATCH]
@@ -291,7 +247,15 @@ class Ingestor:
             for i, vector in zip(batch, vectors):
                 embeddings[i] = vector
             step(0.1 + 0.8 * (start + len(batch)) / len(todo), f"embedden {start + len(batch)}/{len(todo)}")
-        self.store.add_document(meta, prepared.doc_hash, prepared.content_hash, prepared.chunks, embeddings)  # type: ignore[arg-type]
+        self.store.add_document(
+            meta,
+            prepared.doc_hash,
+            prepared.content_hash,
+            prepared.chunks,
+            embeddings,  # type: ignore[arg-type]
+            input_hashes=hashes,
+            fingerprint=self.fingerprint,
+        )
         by_content[prepared.content_hash] = meta.doc_id
         base.status = "replaced" if current else "added"
         base.embedded = len(todo)

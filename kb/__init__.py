@@ -2,10 +2,9 @@
 
 Pipeline: ``ingest`` (load → clean → chunk → embed) → ``kb.store`` (Chroma) →
 ``kb.retrieve`` (hybrid dense + BM25) → ``kb.answer`` (extractive, cited) → CLI / chat / eval.
+
+Importing ``kb`` changes nothing in ``os.environ``: the offline variables
+(:mod:`kb.offline`) are set by the entry points (``kb`` CLI, ``chat_app.py``, ``kb eval``).
 """
-
-from kb.offline import apply_offline_env
-
-apply_offline_env()
 
 __version__ = "0.1.0"

@@ -4,7 +4,9 @@ The archive (``.tar.gz``) holds ``manifest.json`` (format version, embedding mod
 documents with their metadata, content hashes and passage counts), ``records.jsonl``
 (one passage per line: id, text, metadata) and ``embeddings.npy`` (float32, same order).
 Importing needs no embedding work and refuses an archive made with another model.
-Documents in the archive replace the same documents in the index; others are kept.
+Documents in the archive replace the same documents in the index; others are kept. An
+archive written by an older schema has its records upgraded by :mod:`kb.schema`'s
+migrations on the way in.
 """
 
 from __future__ import annotations
@@ -12,15 +14,14 @@ from __future__ import annotations
 import io
 import json
 import tarfile
-from collections import defaultdict
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
-from kb.errors import KBError, ModelMismatchError
-from kb.records import Chunk, DocumentMeta
+from kb import schema
+from kb.errors import KBError, ModelMismatchError, SchemaTooNewError
 from kb.store import ChunkStore
 
 FORMAT = "cop-kennisbank-export/1"
@@ -35,6 +36,7 @@ def export_index(store: ChunkStore, target: Path) -> dict:
         "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "embedding_model": store.model_id,
         "embedding_dim": store.dim,
+        "schema": schema.SCHEMA_VERSION,
         "passages": len(records),
         "documents": sorted(documents.values(), key=lambda d: d["doc_id"]),
     }
@@ -84,42 +86,32 @@ def import_index(store: ChunkStore, source: Path) -> dict:
         )
     if len(lines) != len(matrix):
         raise KBError("Het exportbestand is onvolledig: het aantal passages klopt niet.")
-    versions: dict[tuple[str, str], list[tuple[dict, list[float]]]] = defaultdict(list)
+    from_version = int(manifest.get("schema", 1))
+    if from_version > schema.SCHEMA_VERSION:
+        raise SchemaTooNewError(
+            f"'{source.name}' is gemaakt door een nieuwere versie van de kennisbank (schema {from_version}). "
+            "Werk de kennisbank bij en importeer opnieuw."
+        )
+    passages = []
     for line, vector in zip(lines, matrix):
         record = json.loads(line)
-        md = record["metadata"]
-        versions[(md["doc_id"], md["doc_hash"])].append(({**record, "metadata": md}, vector.tolist()))
+        md = schema.upgrade_record(record["metadata"], record["text"], store.model_id, from_version)
+        passages.append((schema.decode_passage(record["id"], md, record["text"]), vector.tolist()))
+    vectors = {p.chunk_id: vector for p, vector in passages}
     imported = 0
-    for (doc_id, doc_hash), items in versions.items():
-        items.sort(key=lambda item: item[0]["metadata"].get("chunk_index", 0))
-        md = items[0][0]["metadata"]
-        if len(items) != md.get("n_chunks"):
-            continue  # an incomplete version in the export: the complete one (if any) is imported
-        meta = DocumentMeta(
-            doc_id=doc_id,
-            title=md.get("title", doc_id),
-            publisher=md.get("publisher", ""),
-            date=md.get("date", ""),
-            year=int(md.get("year", 0) or 0),
-            kind=md.get("kind", ""),
-            cop=md.get("cop", ""),
-            themes=tuple(t for t in md.get("themes", "").split("; ") if t),
-            author=md.get("author", ""),
-            url=md.get("url", ""),
-            source=md.get("source", ""),
+    for by_hash in schema.versions_by_document(p for p, _v in passages).values():
+        version = schema.newest_version(by_hash)
+        if not schema.is_complete(version):
+            continue  # only an incomplete version in the export: nothing to import for this document
+        first = version[0]
+        store.add_document(
+            first.document_meta(),
+            first.doc_hash,
+            first.content_hash,
+            [p.chunk() for p in version],
+            [vectors[p.chunk_id] for p in version],
+            input_hashes=[p.input_hash for p in version],
+            fingerprint=first.fingerprint,
         )
-        chunks = [
-            Chunk(
-                chunk_id=rec["id"],
-                doc_id=doc_id,
-                index=int(rec["metadata"].get("chunk_index", 0)),
-                text=rec["text"],
-                section=rec["metadata"].get("section", ""),
-                page_start=int(rec["metadata"].get("page_start", 0)),
-                page_end=int(rec["metadata"].get("page_end", 0)),
-            )
-            for rec, _vec in items
-        ]
-        store.add_document(meta, doc_hash, md.get("content_hash", ""), chunks, [vec for _rec, vec in items])
         imported += 1
-    return {"documents": imported, "passages": sum(len(v) for v in versions.values())}
+    return {"documents": imported, "passages": len(passages)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import sys
@@ -9,13 +10,10 @@ from pathlib import Path
 
 import click
 
+from kb.clicommon import FriendlyGroup
+from kb.config import Settings
+from kb.errors import KBError
 from kb.offline import apply_offline_env
-
-apply_offline_env()
-
-from kb.clicommon import FriendlyGroup  # noqa: E402
-from kb.config import Settings  # noqa: E402
-from kb.errors import KBError  # noqa: E402
 
 MODES_NL = {
     "extractive": "letterlijke citaten",
@@ -64,6 +62,7 @@ def main(
     ctx: click.Context, data_dir: Path | None, embedding: str | None, chroma_url: str | None, local_llm: bool
 ) -> None:
     """CoP Kennisbank: doorzoek handreikingen en CoP-interviews over de Wet inburgering 2021."""
+    apply_offline_env()  # before any command imports chromadb, gradio or transformers
     from kb.private_files import private_umask
 
     private_umask()  # the index, feedback and lock files are for this account only
@@ -96,9 +95,12 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], meta: tuple[str, ...], r
     """Voeg documenten toe (standaard: de map corpus/). Ongewijzigde bestanden worden overgeslagen."""
     settings = _settings(ctx)
     if reset:
+        from kb.locking import ingest_lock
         from kb.store import drop_collection
 
-        if drop_collection(settings):
+        with ingest_lock(settings):
+            dropped = drop_collection(settings)
+        if dropped:
             click.echo("De bestaande index is verwijderd; alles wordt opnieuw opgebouwd.", err=True)
     kb = _open_kb(ctx)
     targets = list(paths) or [settings.corpus_dir]
@@ -295,11 +297,11 @@ def serve(ctx: click.Context, host: str, port: int, ingest: bool) -> None:
     except KBError as exc:
         raise click.ClickException(str(exc)) from None
     kb = _open_kb(ctx)
-    try:
-        from kb.chat.app import launch
-    except ImportError:
+    if importlib.util.find_spec("gradio") is None:  # an install without the chat app
         _terminal_chat(kb)
         return
+    from kb.chat.app import launch
+
     launch(kb, host=host, port=port, ingest_corpus=ingest, admin=admin)
 
 
@@ -326,11 +328,15 @@ def _terminal_chat(kb) -> None:
 
 
 def _register_optional_commands() -> None:
-    """``kb eval ...`` lives in the evals package (kept out of the core)."""
-    try:
-        from evals.cli import eval_group
-    except ImportError:
+    """``kb eval ...`` lives in the evals package (kept out of the core).
+
+    Only a missing package is skipped; an error inside it surfaces instead of silently
+    removing the command.
+    """
+    if importlib.util.find_spec("evals") is None:
         return
+    from evals.cli import eval_group
+
     main.add_command(eval_group, "eval")
 
 

@@ -23,3 +23,7 @@ class DocumentError(KBError):
 
 class QuestionError(KBError):
     """The question cannot be answered as asked (empty, too long)."""
+
+
+class SchemaTooNewError(KBError):
+    """The index was written by a newer version of the knowledge base than this one."""

@@ -1,8 +1,9 @@
 """Keep every library offline (no model hub, telemetry or analytics) and well-behaved on few cores.
 
-Imported first by every entry point (``kb/__init__.py``), before chromadb, gradio,
-transformers or llama-index are imported, because several of them read these
-variables at import time.
+Called by every entry point (``kb.cli.main``, ``chat_app.py``, the ``kb eval`` group,
+``kb.chat.app.launch``) before chromadb, gradio, transformers or llama-index are imported,
+because several of them read these variables at import time. Importing ``kb`` or
+``ingest`` does not call it: a library import must not change the caller's environment.
 """
 
 import os

@@ -15,9 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from ingest.privacy import LABELS, kinds_in, name_findings
 from kb.chat.feedback import feedback_path, purge_feedback
 from kb.config import Settings
+from kb.pii import LABELS, kinds_in, name_findings
 from kb.store import ChunkStore
 
 # metadata fields that hold text from the document or its sidecar (hashes and numbers do not)

@@ -7,7 +7,12 @@ nothing parses citations back out of prose.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
+
+from kb.pii import redact_name
+
+KINDS = ("handreiking", "CoP-interview", "CoP-verslag", "artikel", "verslag", "rapport", "beleid", "overig")
 
 
 @dataclass(frozen=True)
@@ -162,3 +167,58 @@ class Answer:
             "standalone_question": self.standalone_question,
             "timings": {k: round(v, 1) for k, v in self.timings.items()},
         }
+
+
+STATUS_NL = {
+    "added": "toegevoegd",
+    "replaced": "vervangen",
+    "unchanged": "ongewijzigd",
+    "duplicate": "dubbel, overgeslagen",
+    "refused": "geweigerd",
+}
+
+
+@dataclass
+class FileResult:
+    """What happened to one file."""
+
+    path: str
+    status: str  # added | replaced | unchanged | duplicate | refused
+    doc_id: str = ""
+    title: str = ""
+    chunks: int = 0
+    embedded: int = 0
+    reason: str = ""
+    privacy: str = ""  # what personal data was found and redacted (kinds and places, no values)
+    warnings: list[str] = field(default_factory=list)  # e.g. text that addresses the assistant
+
+    @property
+    def name(self) -> str:
+        """The file name as it may be shown or logged: personal data in it replaced."""
+        return redact_name(Path(self.path).name)
+
+    @property
+    def status_nl(self) -> str:
+        return STATUS_NL.get(self.status, self.status)
+
+
+@dataclass
+class IngestReport:
+    results: list[FileResult] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def count(self, status: str) -> int:
+        return sum(r.status == status for r in self.results)
+
+    @property
+    def embedded(self) -> int:
+        return sum(r.embedded for r in self.results)
+
+    def summary_nl(self) -> str:
+        parts = [f"{self.count(s)} {label}" for s, label in STATUS_NL.items() if self.count(s)]
+        return (
+            f"{len(self.results)} bestand(en): " + (", ".join(parts) or "niets te doen") + f" ({self.seconds:.1f} s)."
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"seconds": round(self.seconds, 2), "results": [asdict(r) for r in self.results]}

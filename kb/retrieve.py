@@ -19,7 +19,7 @@ import bm25s
 import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
-from ingest.chunk import embed_input
+from kb import passage_text
 from kb.lexicon import Lexicon
 from kb.quality import near_duplicates, passage_quality
 from kb.records import Passage
@@ -51,30 +51,13 @@ class IndexedChunk:
 class _Snapshot:
     """An immutable view of the searchable passages; swapped as a whole on refresh."""
 
-    count: int = -1
+    generation: str | None = None  # the store generation it was built from (None: not built)
     chunks: list[IndexedChunk] = field(default_factory=list)
     by_id: dict[str, int] = field(default_factory=dict)
     df: Counter = field(default_factory=Counter)
     bm25: bm25s.BM25 | None = None
     lexicon: Lexicon = field(default_factory=lambda: Lexicon([]))
     duplicates: int = 0
-
-
-def _latest_versions(records: list[tuple[str, dict, str]]) -> list[tuple[str, dict, str]]:
-    """Per document only the newest *complete* version is searchable.
-
-    A version being written (or cut off by a crash) stays invisible, so a query sees the
-    old version or the new one, never a mix or a half document.
-    """
-    versions: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
-    for record in records:
-        versions[record[1]["doc_id"]][record[1]["doc_hash"]].append(record)
-    kept = []
-    for by_hash in versions.values():
-        complete = [recs for recs in by_hash.values() if len(recs) == recs[0][1].get("n_chunks", -1)]
-        if complete:
-            kept.extend(max(complete, key=lambda recs: recs[0][1].get("ingested_at", "")))
-    return kept
 
 
 def _normalised(ranking: list[tuple[str, float]]) -> dict[str, float]:
@@ -116,8 +99,8 @@ class HybridRetriever:
         query_compounds: bool = True,  # add compound parts to the question's tokens
         expansion_weight: float = 0.3,  # weight of the lexicon's other names, as a separate keyword ranking
     ) -> None:
-        # Defaults chosen on the dev split by ``python -m evals.tune_retrieval`` (see its output in
-        # the README): splitting the question's compounds helped, splitting every passage's compounds
+        # Defaults chosen on the dev split by ``python -m evals.tune_retrieval`` (its output:
+        # evals/tuning/retrieval-dev.txt): splitting the question's compounds helped, splitting every passage's compounds
         # diluted BM25, and the lexicon's synonyms help only as a separate, lighter ranking.
         self.index_compounds = index_compounds and not plain
         self.query_compounds = query_compounds and not plain
@@ -134,6 +117,7 @@ class HybridRetriever:
         self.mode = mode
         self._snapshot = _Snapshot()
         self._refresh_lock = threading.Lock()
+        self.refresh()  # IDF statistics are right from the first question on
 
     @property
     def chunks(self) -> list[IndexedChunk]:
@@ -146,49 +130,47 @@ class HybridRetriever:
 
     # -- index -----------------------------------------------------------------------
     def refresh(self, force: bool = False) -> _Snapshot:
-        """(Re)build the in-memory lexical index if the store changed; returns the current snapshot."""
-        count = self.store.count()
-        if count == self._snapshot.count and not force:
+        """(Re)build the in-memory lexical index if the store changed; returns the current snapshot.
+
+        "Changed" means the store's write generation differs from the one the snapshot was
+        built from (one small read per call): any add, replace, removal or import by any
+        process, whatever it did to the number of passages. The generation is read before
+        the passages, so a write that lands in between is seen on the next call.
+        """
+        generation = self.store.generation()
+        if generation == self._snapshot.generation and not force:
             return self._snapshot
         with self._refresh_lock:
-            if count == self._snapshot.count and not force:
+            generation = self.store.generation()
+            if generation == self._snapshot.generation and not force:
                 return self._snapshot
-            records = [
-                (cid, md, doc or "") for cid, md, doc, _ in self.store.records(include=["metadatas", "documents"])
-            ]
-            records = _latest_versions(records)
             # Earliest indexed first, so a later copy of a document is the one collapsed.
-            records.sort(key=lambda r: (r[1].get("ingested_at", ""), r[1]["doc_id"], r[1].get("chunk_index", 0)))
-            duplicates = {} if self.plain else near_duplicates([r[2] for r in records])
-            kept = [r for i, r in enumerate(records) if i not in duplicates]
+            passages = sorted(self.store.current_passages(), key=lambda p: (p.ingested_at, p.doc_id, p.index))
+            duplicates = {} if self.plain else near_duplicates([p.text for p in passages])
+            kept = [p for i, p in enumerate(passages) if i not in duplicates]
+            kept.sort(key=lambda p: (p.doc_id, p.index))
             lexicon = (
-                Lexicon([])
-                if self.plain
-                else Lexicon.build(
-                    (cid, md["doc_id"], md.get("section", ""), text)
-                    for cid, md, text in sorted(kept, key=lambda r: (r[1]["doc_id"], r[1].get("chunk_index", 0)))
-                )
+                Lexicon([]) if self.plain else Lexicon.build((p.chunk_id, p.doc_id, p.section, p.text) for p in kept)
             )
             analyze = tokenize_compounds if self.index_compounds else tokenize
-            kept.sort(key=lambda r: (r[1]["doc_id"], r[1].get("chunk_index", 0)))
             chunks = [
                 IndexedChunk(
-                    cid,
-                    md["doc_id"],
-                    int(md.get("chunk_index", 0)),
-                    text,
-                    md,
-                    analyze(embed_input(md.get("title", ""), md.get("section", ""), text)),
-                    1.0 if self.plain else passage_quality(text),
+                    p.chunk_id,
+                    p.doc_id,
+                    p.index,
+                    p.text,
+                    p.fields,
+                    analyze(passage_text.embed_input(p.title, p.section, p.text)),
+                    1.0 if self.plain else passage_quality(p.text),
                 )
-                for cid, md, text in kept
+                for p in kept
             ]
             bm25 = None
             if chunks:
                 bm25 = bm25s.BM25()
                 bm25.index([c.tokens or ["∅"] for c in chunks], show_progress=False)
             self._snapshot = _Snapshot(
-                count=count,
+                generation=generation,
                 chunks=chunks,
                 by_id={c.chunk_id: i for i, c in enumerate(chunks)},
                 df=Counter(t for c in chunks for t in set(c.tokens)),

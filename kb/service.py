@@ -2,6 +2,10 @@
 
 Built at the edge (CLI, chat app, eval) from :class:`~kb.config.Settings`; every part
 (embedding model, store, retriever, answerer) is passed in or built here once.
+
+This facade is the only module in ``kb`` that imports ``ingest``: ingest sits before the
+store in the pipeline and builds on ``kb``'s records, store and text rules, so the rest of
+``kb`` must not depend on it (that would be a cycle); the facade is where the stages meet.
 """
 
 from __future__ import annotations
@@ -15,8 +19,7 @@ from typing import Any
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.llms import LLM
 
-from ingest.pipeline import Ingestor, IngestReport, Progress
-from ingest.privacy import LABELS, kinds_in, redact
+from ingest.pipeline import Ingestor, Progress, prepare_document
 from kb.answer import AnswerConfig, ExtractiveAnswerer
 from kb.config import Settings
 from kb.embeddings import load_embedding
@@ -25,8 +28,9 @@ from kb.llm.backends import load_llm
 from kb.llm.generate import Drafted, GenerationConfig, GenerativeAnswerer
 from kb.llm.verify import CitationVerifier
 from kb.locking import ingest_lock
+from kb.pii import LABELS, kinds_in, redact
 from kb.private_files import private_dir, tighten
-from kb.records import Answer
+from kb.records import Answer, IngestReport
 from kb.retrieve import FILTER_KEYS, HybridRetriever
 from kb.store import ChunkStore, StoredDocument, open_store
 from kb.text import relevant_history
@@ -85,15 +89,28 @@ class KnowledgeBase:
         ingestor = Ingestor(self.store, self.embed_model, self.settings.max_file_mb, self.settings.pii_policy)
         with ingest_lock(self.settings, progress):
             report = ingestor.ingest(paths, overrides, progress)
-        self.retriever.refresh(force=True)
+        self.retriever.refresh()  # every write bumped the store's generation
         return report
+
+    def document_id_for(self, path: Path, overrides: dict[str, Any] | None = None) -> str:
+        """The id a file would get when ingested (reads and cleans it; no store, no model).
+
+        Raises :class:`~kb.errors.DocumentError` for a file that would be refused."""
+        max_bytes = self.settings.max_file_mb * 1_048_576
+        return prepare_document(path, max_bytes, overrides, self.settings.pii_policy).meta.doc_id
 
     def documents(self) -> list[StoredDocument]:
         return self.store.documents()
 
     def remove(self, doc_id: str) -> int:
-        removed = self.store.delete_document(doc_id)
-        self.retriever.refresh(force=True)
+        """Remove a document (all versions); returns how many passages were removed.
+
+        Holds the ingest lock, so a removal never interleaves with an ingest that is
+        writing a new version of the same document.
+        """
+        with ingest_lock(self.settings):
+            removed = self.store.delete_document(doc_id)
+        self.retriever.refresh()
         return removed
 
     # -- questions -----------------------------------------------------------------

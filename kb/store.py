@@ -5,6 +5,11 @@ hash, so the store itself is the manifest (no second file that can drift from it
 several app instances on one Chroma server see the same documents). The collection
 records which embedding model built it; opening it with another model is refused.
 
+Every write bumps a *generation* (see :meth:`ChunkStore.generation`), so a process that
+built something from the store (the retriever's BM25 index) sees any change made by any
+other process with one small read. Record metadata is encoded and decoded only by
+:mod:`kb.schema`; an older index is upgraded on open, a newer one refused.
+
 Embeddings are always passed in: Chroma's own default embedder would try to download
 a model.
 """
@@ -14,21 +19,24 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections import defaultdict
-from dataclasses import dataclass, replace
+import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlparse
 
 import chromadb
 from chromadb.config import Settings as ChromaSettings
+from chromadb.errors import NotFoundError
 
+from kb import passage_text, schema
 from kb.config import Settings
-from kb.errors import ModelMismatchError, StoreUnavailableError
+from kb.errors import ModelMismatchError, SchemaTooNewError, StoreUnavailableError
+from kb.locking import ingest_lock
 from kb.records import Chunk, DocumentMeta
+from kb.schema import SCHEMA_VERSION, StoredPassage, VersionInfo
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
 HTTP_TIMEOUT_S = 30.0
 RETRIES = (0.5, 1.5, 3.0)  # waits between attempts when a Chroma server does not answer
 _PAGE = 2000  # records per get() page
@@ -51,6 +59,8 @@ class StoredDocument:
     ingested_at: str
     complete: bool
     other_versions: int = 0  # left over by an interrupted update; removed by the next ingest
+    fingerprint: str = ""  # how its vectors were made (model, chunker, embed_input); '' = unknown
+    inputs_digest: str = ""  # hash over the exact texts its vectors embed; '' = unknown
 
 
 def make_client(settings: Settings) -> chromadb.api.ClientAPI:
@@ -119,29 +129,18 @@ def _retrying(method):
     return wrapper
 
 
-def _scalar_metadata(meta: DocumentMeta, doc_hash: str, content_hash: str, n_chunks: int, ingested_at: str) -> dict:
-    data = {
-        "doc_id": meta.doc_id,
-        "doc_hash": doc_hash,
-        "content_hash": content_hash,
-        "n_chunks": n_chunks,
-        "title": meta.title,
-        "publisher": meta.publisher,
-        "date": meta.date,
-        "year": meta.year,
-        "kind": meta.kind,
-        "cop": meta.cop,
-        "themes": "; ".join(meta.themes),
-        "author": meta.author,
-        "url": meta.url,
-        "source": meta.source,
-        "ingested_at": ingested_at,
-    }
-    return {k: v for k, v in data.items() if v is not None}
-
-
 class ChunkStore:
-    """Verb methods over the Chroma collection: add, delete, list, search."""
+    """Verb methods over the Chroma collection: add, delete, list, search.
+
+    The generation lives in a second, tiny collection ``<name>__meta`` holding one state
+    record, not in the passage collection's own metadata: ``collection.modify(metadata=...)``
+    replaces the whole metadata dict (HNSW settings included) and the value is cached in
+    every client's collection handle, so reading it back means re-fetching the collection;
+    a single-record ``upsert`` is one atomic write and ``get(ids=[...])`` one small read, on a
+    ``PersistentClient`` (SQLite transaction) and on an ``HttpClient`` alike. The generation
+    is a fresh random token per write, not a counter: two processes incrementing a counter
+    could both write the same next value and a reader would miss one of the changes.
+    """
 
     UPSERT_BATCH = 500  # records per write; crash tests lower it to widen the window
 
@@ -150,30 +149,112 @@ class ChunkStore:
         self.dim = dim
         self._client = client
         self._name = name
+        self._attach(create=True)
+
+    def _attach(self, create: bool) -> None:
+        """Open the passage and state collections (``create``: make them when missing) and check them."""
         try:
-            self._collection = client.get_or_create_collection(
-                name=name,
-                embedding_function=None,
-                metadata={
-                    "embedding_model": model_id,
-                    "embedding_dim": dim,
-                    "kb_schema": SCHEMA_VERSION,
-                    "hnsw:space": "cosine",
-                    # a wide HNSW search: the same question gets the same pool of passages every
-                    # run (with the default, 1 of 104 eval questions varied between builds)
-                    "hnsw:search_ef": 200,
-                },
-            )
+            if create:
+                self._collection = self._client.get_or_create_collection(
+                    name=self._name,
+                    embedding_function=None,
+                    metadata={
+                        "embedding_model": self.model_id,
+                        "embedding_dim": self.dim,
+                        "kb_schema": SCHEMA_VERSION,
+                        "hnsw:space": "cosine",
+                        # a wide HNSW search: the same question gets the same pool of passages every
+                        # run (with the default, 1 of 104 eval questions varied between builds)
+                        "hnsw:search_ef": 200,
+                    },
+                )
+                self._state = self._client.get_or_create_collection(
+                    name=self._name + schema.META_SUFFIX, embedding_function=None
+                )
+            else:
+                self._collection = self._client.get_collection(self._name, embedding_function=None)
+                self._state = self._client.get_collection(self._name + schema.META_SUFFIX, embedding_function=None)
+        except NotFoundError:
+            raise StoreUnavailableError(
+                "De index wordt op dit moment opnieuw opgebouwd ('kb ingest --reset'). Probeer het zo opnieuw."
+            ) from None
         except Exception as exc:
             raise StoreUnavailableError(
-                f"De collectie '{name}' kan niet worden geopend ({type(exc).__name__}). Probeer het opnieuw."
+                f"De collectie '{self._name}' kan niet worden geopend ({type(exc).__name__}). Probeer het opnieuw."
             ) from exc
         built_with = (self._collection.metadata or {}).get("embedding_model")
-        if built_with and built_with != model_id:
+        if built_with and built_with != self.model_id:
             raise ModelMismatchError(
-                f"De index is gebouwd met embeddingmodel '{built_with}', maar nu is '{model_id}' ingesteld. "
+                f"De index is gebouwd met embeddingmodel '{built_with}', maar nu is '{self.model_id}' ingesteld. "
                 f"Zet KB_EMBEDDING terug, of herindexeer met 'kb ingest --reset' (dat bouwt de index opnieuw op)."
             )
+        self.schema_version = self._read_schema()
+        if self.schema_version > SCHEMA_VERSION:
+            raise SchemaTooNewError(
+                f"De index is geschreven door een nieuwere versie van de kennisbank (schema {self.schema_version}; "
+                f"deze versie kent schema {SCHEMA_VERSION}). Werk de kennisbank bij, of bouw een eigen index "
+                f"op met 'kb ingest --reset'."
+            )
+        if create and self.schema_version == SCHEMA_VERSION and not self.generation():
+            self._bump()  # a new index: write the state record
+
+    # -- schema and generation -----------------------------------------------------
+    @_retrying
+    def _read_state(self) -> dict | None:
+        found = self._state.get(ids=[schema.STATE_ID], include=["metadatas"])
+        return found["metadatas"][0] if found["ids"] else None
+
+    def _read_schema(self) -> int:
+        version, _generation = schema.decode_state(self._read_state())
+        return version or schema.schema_of_collection(self._collection.metadata)
+
+    def generation(self) -> str:
+        """Token of the last write to this index, by any process; changes with every write.
+
+        After ``kb ingest --reset`` in another process the collections are new ones: they
+        are looked up again (never created here, so a reset to another model is not raced).
+        """
+        try:
+            return schema.decode_state(self._read_state())[1]
+        except NotFoundError:
+            self._attach(create=False)
+            return schema.decode_state(self._read_state())[1]
+
+    @_retrying
+    def _bump(self) -> None:
+        changed_at = datetime.now(UTC).isoformat(timespec="microseconds")
+        self._state.upsert(
+            ids=[schema.STATE_ID],
+            embeddings=[[1.0]],
+            metadatas=[schema.encode_state(self.schema_version, uuid.uuid4().hex, changed_at)],
+        )
+
+    @property
+    def needs_upgrade(self) -> bool:
+        return self.schema_version < SCHEMA_VERSION
+
+    def upgrade(self) -> int:
+        """Bring an index written by an older schema up to date; returns how many records changed.
+
+        Re-running is safe (each migration skips records it already changed), so two
+        processes upgrading at once do no harm.
+        """
+        from_version = self.schema_version
+        if from_version >= SCHEMA_VERSION:
+            return 0
+        records = list(self.iter_records(include=["metadatas", "documents"]))
+        for start in range(0, len(records), self.UPSERT_BATCH):
+            batch = records[start : start + self.UPSERT_BATCH]
+            self._collection.update(
+                ids=[cid for cid, _md, _text, _emb in batch],
+                metadatas=[
+                    schema.upgrade_record(md, text or "", self.model_id, from_version) for _cid, md, text, _emb in batch
+                ],
+            )
+        self.schema_version = SCHEMA_VERSION
+        self._bump()
+        log.warning("index upgraded from schema %d to %d (%d passages)", from_version, SCHEMA_VERSION, len(records))
+        return len(records)
 
     # -- writing -------------------------------------------------------------------
     @_retrying
@@ -184,25 +265,20 @@ class ChunkStore:
         content_hash: str,
         chunks: list[Chunk],
         embeddings: list[list[float]],
+        input_hashes: list[str] | None = None,
+        fingerprint: str = "",
     ) -> None:
         """Add a document version; older versions of the same document are removed afterwards.
 
         New chunks are written before old ones are deleted, so a query never finds the
         document missing; the retriever hides all but the newest version meanwhile.
+        ``input_hashes`` (hash of each embedded text) and ``fingerprint`` (how the vectors
+        were made) let a later ingest re-use a vector only when it would come out the same.
         """
         ingested_at = datetime.now(UTC).isoformat(timespec="microseconds")
-        base = _scalar_metadata(meta, doc_hash, content_hash, len(chunks), ingested_at)
-        metadatas = []
-        for chunk in chunks:
-            md = dict(base)
-            md.update(
-                chunk_index=chunk.index,
-                section=chunk.section,
-                page_start=chunk.page_start,
-                page_end=chunk.page_end,
-                locator=chunk.locator,
-            )
-            metadatas.append(md)
+        version = VersionInfo(doc_hash, content_hash, len(chunks), ingested_at, fingerprint)
+        hashes = input_hashes or [""] * len(chunks)
+        metadatas = [schema.encode_passage(meta, version, chunk, h) for chunk, h in zip(chunks, hashes)]
         for start in range(0, len(chunks), self.UPSERT_BATCH):
             end = start + self.UPSERT_BATCH
             self._collection.upsert(
@@ -211,15 +287,23 @@ class ChunkStore:
                 documents=[c.text for c in chunks[start:end]],
                 metadatas=metadatas[start:end],
             )
-        self.delete_other_versions(meta.doc_id, doc_hash)
+        self._collection.delete(where=schema.where_other_versions(meta.doc_id, doc_hash))
+        self._bump()
 
     @_retrying
     def delete_document(self, doc_id: str) -> int:
         """Remove every chunk of a document; returns how many were removed."""
-        found = self._collection.get(where={"doc_id": doc_id}, include=[])
+        found = self._collection.get(where=schema.where_document(doc_id), include=[])
         if found["ids"]:
             self._collection.delete(ids=found["ids"])
+            self._bump()
         return len(found["ids"])
+
+    @_retrying
+    def delete_other_versions(self, doc_id: str, doc_hash: str) -> None:
+        """Remove chunks of ``doc_id`` that do not belong to version ``doc_hash``."""
+        self._collection.delete(where=schema.where_other_versions(doc_id, doc_hash))
+        self._bump()
 
     # -- reading -------------------------------------------------------------------
     @_retrying
@@ -250,52 +334,55 @@ class ChunkStore:
         return list(self.iter_records(include=include))
 
     @_retrying
-    def documents(self) -> list[StoredDocument]:
-        """Every indexed document, newest version, with chunk counts."""
-        groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
-        for _id, md, _doc, _emb in self.iter_records(include=["metadatas"]):
-            groups[(md["doc_id"], md["doc_hash"])].append(md)
-        newest: dict[str, StoredDocument] = {}
-        for (doc_id, doc_hash), mds in groups.items():
-            md = mds[0]
-            doc = StoredDocument(
-                doc_id=doc_id,
-                title=md.get("title", doc_id),
-                publisher=md.get("publisher", ""),
-                date=md.get("date", ""),
-                kind=md.get("kind", ""),
-                cop=md.get("cop", ""),
-                source=md.get("source", ""),
-                doc_hash=doc_hash,
-                content_hash=md.get("content_hash", ""),
-                chunks=len(mds),
-                ingested_at=md.get("ingested_at", ""),
-                complete=len(mds) == md.get("n_chunks", -1),
-            )
-            current = newest.get(doc_id)
-            if current is None or (doc.complete, doc.ingested_at) > (current.complete, current.ingested_at):
-                newest[doc_id] = doc
-        versions = defaultdict(int)
-        for doc_id, _hash in groups:
-            versions[doc_id] += 1
-        return sorted(
-            (replace(d, other_versions=versions[d.doc_id] - 1) for d in newest.values()), key=lambda d: d.doc_id
+    def current_passages(self) -> list[StoredPassage]:
+        """The searchable passages: per document its newest complete version, by (doc_id, index)."""
+        return schema.current_versions(
+            schema.decode_passage(cid, md, text)
+            for cid, md, text, _emb in self.iter_records(include=["metadatas", "documents"])
         )
 
     @_retrying
-    def delete_other_versions(self, doc_id: str, doc_hash: str) -> None:
-        """Remove chunks of ``doc_id`` that do not belong to version ``doc_hash``."""
-        self._collection.delete(where={"$and": [{"doc_id": doc_id}, {"doc_hash": {"$ne": doc_hash}}]})
+    def documents(self) -> list[StoredDocument]:
+        """Every indexed document, newest version, with chunk counts."""
+        decoded = (schema.decode_passage(cid, md, None) for cid, md, _d, _e in self.iter_records(["metadatas"]))
+        listed = []
+        for doc_id, by_hash in schema.versions_by_document(decoded).items():
+            version = schema.newest_version(by_hash)
+            first = version[0]
+            meta = first.document_meta()
+            # a rewrite cut off half-way leaves mixed fingerprints: then the version is not up to date
+            fingerprints = {p.fingerprint for p in version}
+            listed.append(
+                StoredDocument(
+                    doc_id=doc_id,
+                    title=meta.title,
+                    publisher=meta.publisher,
+                    date=meta.date,
+                    kind=meta.kind,
+                    cop=meta.cop,
+                    source=meta.source,
+                    doc_hash=first.doc_hash,
+                    content_hash=first.content_hash,
+                    chunks=len(version),
+                    ingested_at=first.ingested_at,
+                    complete=schema.is_complete(version),
+                    other_versions=len(by_hash) - 1,
+                    fingerprint=fingerprints.pop() if len(fingerprints) == 1 else "",
+                    inputs_digest=passage_text.inputs_digest([p.input_hash for p in version]),
+                )
+            )
+        return sorted(listed, key=lambda d: d.doc_id)
 
     @_retrying
-    def embeddings_by_text(self, doc_id: str) -> dict[tuple[str, str, str], list[float]]:
-        """Existing embeddings of a document keyed by (title, section, text), to re-use on an edit."""
-        reuse: dict[tuple[str, str, str], list[float]] = {}
-        for _id, md, text, emb in self.iter_records(
-            include=["documents", "embeddings", "metadatas"], where={"doc_id": doc_id}
+    def embeddings_by_input(self, doc_id: str) -> dict[str, list[float]]:
+        """Existing vectors of a document keyed by the hash of the text they embed, to re-use on an edit."""
+        reuse: dict[str, list[float]] = {}
+        for cid, md, text, emb in self.iter_records(
+            include=["documents", "embeddings", "metadatas"], where=schema.where_document(doc_id)
         ):
-            if text is not None and emb is not None:
-                reuse[(md.get("title", ""), md.get("section", ""), text)] = list(emb)
+            passage = schema.decode_passage(cid, md, text)
+            if passage.input_hash and emb is not None:
+                reuse[passage.input_hash] = list(emb)
         return reuse
 
     @_retrying
@@ -310,15 +397,30 @@ class ChunkStore:
 
 
 def drop_collection(settings: Settings) -> bool:
-    """Delete the configured collection (``kb ingest --reset``); True if it existed."""
+    """Delete the configured collection and its state (``kb ingest --reset``); True if it existed.
+
+    Reopening creates a new state record, so the generation changes too.
+    """
     client = make_client(settings)
-    try:
-        client.delete_collection(settings.collection)
-    except Exception:  # chromadb raises different types for "does not exist" per version
-        return False
-    return True
+    existed = False
+    for name in (settings.collection + schema.META_SUFFIX, settings.collection):
+        try:
+            client.delete_collection(name)
+        except Exception:  # chromadb raises different types for "does not exist" per version
+            continue
+        existed = name == settings.collection
+    return existed
 
 
 def open_store(settings: Settings, model_id: str, dim: int) -> ChunkStore:
-    """Open (or create) the configured collection for the given embedding model."""
-    return ChunkStore(make_client(settings), settings.collection, model_id, dim)
+    """Open (or create) the configured collection for the given embedding model.
+
+    An index written by an older schema is upgraded first, holding the ingest lock so no
+    ingest writes old-style records meanwhile.
+    """
+    store = ChunkStore(make_client(settings), settings.collection, model_id, dim)
+    if store.needs_upgrade:
+        with ingest_lock(settings):
+            store.schema_version = store._read_schema()
+            store.upgrade()
+    return store

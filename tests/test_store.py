@@ -189,3 +189,37 @@ def test_export_and_import_move_the_knowledge_base(sample_data_dir, tmp_path):
     bad.write_bytes(b"geen archief")
     refused = runner.invoke(main, ["import", str(bad)], env=target)
     assert refused.exit_code == 2 and "geen geldig exportbestand" in refused.output
+
+
+def test_two_instances_on_one_server_see_a_same_size_replacement_and_a_removal(chroma_server, tmp_path, e5):
+    """Regression: an instance reloaded its keyword index only when the passage count changed,
+    so it kept quoting the old text of a document another instance had replaced."""
+    from kb.config import Settings
+
+    doc = tmp_path / "in" / "taalcafe.md"
+    doc.parent.mkdir()
+    doc.write_text("# Taalcafé\n\nIn Zwolle is het taalcafé elke dinsdag in de bibliotheek.\n")
+    env = {
+        **os.environ,
+        "KB_CHROMA_URL": chroma_server,
+        "KB_DATA_DIR": str(tmp_path / "other"),
+        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),  # this checkout, not an installed copy
+    }
+    kb_bin = str(Path(sys.executable).parent / "kb")
+
+    def other_instance(*args: str) -> str:
+        done = subprocess.run([kb_bin, *args], capture_output=True, text=True, env=env, timeout=300, check=False)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    assert "(1 passages)" in other_instance("ingest", str(doc.parent))
+    this = KnowledgeBase.open(Settings().with_(chroma_url=chroma_server, data_dir=tmp_path / "this"), e5)
+    question = "Op welke dag is het taalcafé in Zwolle?"
+    assert "dinsdag" in this.ask(question).text
+    doc.write_text("# Taalcafé\n\nIn Zwolle is het taalcafé elke vrijdag in de bibliotheek.\n")
+    assert "(1 passages)" in other_instance("ingest", str(doc.parent))
+    after = this.ask(question)
+    assert "vrijdag" in after.text and "dinsdag" not in " ".join(p.text for p in after.retrieved)
+    other_instance("docs", "remove", "taalcafe")
+    gone = this.ask(question)
+    assert gone.abstained and not gone.retrieved

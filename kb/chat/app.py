@@ -24,8 +24,6 @@ from kb.service import KnowledgeBase
 if TYPE_CHECKING:
     from kb.chat.server import RunningServer
 
-apply_offline_env()  # before gradio is imported anywhere below
-
 log = logging.getLogger(__name__)
 
 TITLE = "CoP Kennisbank"
@@ -157,6 +155,7 @@ def launch(
     from kb.chat.server import RunningServer, build_server_app
     from kb.chat.uploads import sweep_uploads
 
+    apply_offline_env()  # serving is an entry point: before gradio is imported (in create_app)
     settings = kb.settings
     private_umask()  # files the app creates (feedback, index, locks) are for this account only
     purged = purge(settings)

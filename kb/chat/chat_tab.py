@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ingest.privacy import redact
 from kb.chat.feedback import feedback_path, record_feedback
 from kb.chat.render import (
     SEARCHING,
@@ -26,6 +25,7 @@ from kb.chat.render import (
 )
 from kb.config import Settings
 from kb.errors import KBError
+from kb.pii import redact
 from kb.service import KnowledgeBase
 
 log = logging.getLogger(__name__)

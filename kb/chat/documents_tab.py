@@ -15,13 +15,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from ingest.metadata import KINDS
-from ingest.pipeline import FileResult, IngestReport, prepare_document
 from kb.chat.auth import COOKIE_NAME, DISABLED_NL, WRONG_NL, AdminGate, AdminSession
 from kb.chat.render import DOCUMENT_HEADERS, INGEST_HEADERS, document_rows, ingest_rows
 from kb.chat.uploads import UploadRefused, UploadRegistry, find_replacements, stage_uploads, staging_dir
 from kb.config import Settings
 from kb.errors import KBError
+from kb.records import KINDS, FileResult, IngestReport
 from kb.service import KnowledgeBase
 
 log = logging.getLogger(__name__)
@@ -84,12 +83,9 @@ def ingest_uploads(
         registry = upload_registry(settings)
         conflicts: dict[Path, str] = {}
         if not replace:
-            max_bytes = settings.max_file_mb * 1_048_576
-
-            def doc_id_of(path: Path) -> str:
-                return prepare_document(path, max_bytes, overrides, settings.pii_policy).meta.doc_id
-
-            conflicts = find_replacements(staged.accepted, kb.documents(), registry.load(), doc_id_of)
+            conflicts = find_replacements(
+                staged.accepted, kb.documents(), registry.load(), lambda path: kb.document_id_for(path, overrides)
+            )
         to_ingest = [p for p in staged.accepted if p not in conflicts]
         report = kb.ingest(to_ingest, overrides, progress) if to_ingest else IngestReport()
         registry.update(add={r.doc_id: Path(r.path).name for r in report.results if r.status in ("added", "replaced")})

@@ -17,8 +17,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ingest.privacy import redact
 from kb.config import Settings
+from kb.pii import redact
 from kb.private_files import open_private
 
 RATINGS = ("up", "down")

@@ -17,9 +17,8 @@ import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from ingest.pipeline import FileResult
-from ingest.privacy import redact_name
-from kb.records import Answer, Citation, Passage
+from kb.pii import redact_name
+from kb.records import Answer, Citation, FileResult, Passage
 from kb.store import StoredDocument
 
 SOURCES_PLACEHOLDER = (

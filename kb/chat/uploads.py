@@ -21,20 +21,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingest.loaders import TYPE_NAMES, sniff_type
-from ingest.pipeline import FileResult
 from kb.errors import DocumentError
+from kb.filetypes import ALLOWED_TYPES, TYPE_NAMES, size_refusal, sniff_type
+from kb.records import FileResult
 from kb.store import StoredDocument
 
-# extension -> content types (from sniff_type) that may carry it; text-like files may hold HTML.
-ALLOWED_TYPES: dict[str, frozenset[str]] = {
-    ".pdf": frozenset({"pdf"}),
-    ".docx": frozenset({"docx"}),
-    ".html": frozenset({"html", "text"}),
-    ".htm": frozenset({"html", "text"}),
-    ".md": frozenset({"text", "html"}),
-    ".txt": frozenset({"text", "html"}),
-}
 ALLOWED_EXTENSIONS = tuple(ALLOWED_TYPES)
 MAX_NAME_CHARS = 120
 GENERIC_STEMS = frozenset({"document"})  # what a name cleans to when nothing of it survives
@@ -91,11 +82,9 @@ def check_upload(path: Path, original_name: str, max_file_mb: int) -> str:
     if not path.is_file():
         raise UploadRefused("Het bestand is niet goed aangekomen; upload het opnieuw.")
     size = path.stat().st_size
-    if size > max_file_mb * 1_048_576:
-        raise UploadRefused(
-            f"Het bestand is {size / 1_048_576:.1f} MB; de grens is {max_file_mb} MB. "
-            "Splits het document of vraag de beheerder KB_MAX_FILE_MB te verhogen."
-        )
+    refusal = size_refusal(size, max_file_mb * 1_048_576)
+    if refusal:
+        raise UploadRefused(refusal)
     if size == 0:
         raise UploadRefused("Het bestand is leeg.")
     actual = sniff_type(path.read_bytes())
