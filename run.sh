@@ -67,7 +67,11 @@ case "${1:-chat}" in
     ;;
   eval)
     shift || true
-    exec .venv/bin/kb eval run evals/questions.jsonl --out evals/runs/latest "$@"
+    # The held-out test split, on the sample corpus and again with the growth corpus next to it.
+    grow=(--grow evals/growth)
+    if [ -d ../shared/growth ]; then grow+=(--grow ../shared/growth); fi
+    exec .venv/bin/kb eval run evals/questions.jsonl evals/questions_growth.jsonl --split test "${grow[@]}" \
+      --out evals/runs/latest "$@"
     ;;
   *)
     echo "Gebruik: ./run.sh [chat|llm|test|bench|eval]" >&2

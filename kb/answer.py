@@ -189,7 +189,9 @@ class ExtractiveAnswerer:
         """The best sentence, then the next most probable ones that add something, then their context."""
         cfg = self.config
         ranked = sorted(sentences, key=lambda s: s.probability, reverse=True)
-        best = ranked[0]
+        best = self._structural_first(question, ranked) or ranked[0]
+        ranked.remove(best)
+        ranked.insert(0, best)
         chosen = [best]
         covered = set(best.stems)
         for s in ranked[1:]:
@@ -223,8 +225,27 @@ class ExtractiveAnswerer:
             if nxt is not None and nxt not in chosen and not nxt.text.rstrip().endswith(":"):
                 chosen.append(nxt)
         # The answering sentence's passage first; within a passage, reading order.
-        order = list(dict.fromkeys(s.passage for s in sorted(chosen, key=lambda s: -s.probability)))
+        order = [best.passage, *dict.fromkeys(s.passage for s in sorted(chosen, key=lambda s: -s.probability))]
+        order = list(dict.fromkeys(order))
         return sorted(chosen, key=lambda s: (order.index(s.passage), s.position))
+
+    def _structural_first(self, question: str, ranked: list[Candidate]) -> Candidate | None:
+        """What the question's form asks for, when the sources have it (a product rule, not a fitted one):
+        "Wat is X?" — the definition a document gives of X (its Begrippenlijst or "Een X is ...");
+        "Welke ...?" — a lead-in ending in ':' that announces the list, when it is nearly as
+        probable as the best sentence (it then brings its items)."""
+        kind = question_kind(question)
+        if kind == "definition" and self.lexicon is not None:
+            for term in self.lexicon().find(question)[:1]:
+                definition = " ".join(term.definition.split())
+                for s in ranked:
+                    if definition and (s.text == definition or definition.startswith(s.text)):
+                        return s
+        if kind == "list":
+            lead_ins = [s for s in ranked[:10] if s.text.rstrip().endswith(":")]
+            if lead_ins and lead_ins[0].probability >= self.model.keep_ratio * ranked[0].probability:
+                return lead_ins[0]
+        return None
 
     def _compose(self, chosen: list[Candidate], passages: list[Passage], confidence: float):
         order: list[int] = []
