@@ -47,7 +47,7 @@ class AnswerSystem(Protocol):
 
 def with_retrieval_mode(kb: KnowledgeBase, mode: str) -> KnowledgeBase:
     """A knowledge base over the same store and model whose retriever uses one signal (``bm25``/``dense``)."""
-    retriever = HybridRetriever(kb.store, kb.embed_model, mode=mode)
+    retriever = HybridRetriever(kb.store, kb.embed_model, mode=mode, plain=True)
     return KnowledgeBase(kb.settings, kb.embed_model, kb.store, retriever=retriever, answer_config=kb.answerer.config)
 
 

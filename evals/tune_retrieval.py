@@ -29,8 +29,8 @@ from kb.text import relevant_history
 GRID = {
     "index_compounds": (False, True),
     "query_compounds": (False, True),
-    "expansion_weight": (0.0, 0.3),
-    "lexical_weight": (0.7, 1.0, 1.3),
+    "expansion_weight": (0.0, 0.5),
+    "lexical_weight": (1.0, 2.0, 3.0),
 }
 
 

@@ -162,3 +162,21 @@ def test_junk_changes_no_answer_about_the_sample_corpus(tmp_path):
     assert growth["answered_now_abstain"] == []
     assert growth["answered_changed"] == []
     assert summary["grown"]["index"]["questions"] == summary["config"]["index"]["questions"]
+
+
+@pytest.mark.slow
+def test_a_definition_question_gets_the_glossary_definition_first(sample_kb):
+    """Regression for issue 10: "Wat is een driegesprek?" got when it happens, not what it is,
+    although the handreiking's Begrippenlijst defines it."""
+    answer = sample_kb.ask("Wat is een driegesprek?")
+    assert not answer.abstained
+    assert answer.text.startswith("Een overdrachtsgesprek tussen de gemeente, de inburgeraar en het COA.")
+    assert answer.citations[0].doc_id == "handreiking-warme-overdracht"
+
+
+@pytest.mark.slow
+def test_the_lexicon_expands_abbreviations_for_retrieval(sample_kb):
+    terms = {t["term"]: t for t in sample_kb.retriever.lexicon.to_dicts()}
+    assert terms["Driegesprek"]["source"] == "handreiking-warme-overdracht"
+    answer = sample_kb.ask("Hoeveel uur telt de MAP voor gezinsmigranten?")
+    assert "veertig uur" in answer.text
