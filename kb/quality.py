@@ -52,6 +52,8 @@ def passage_quality(text: str) -> float:
         broken = sum(words[i + 1] in NOT_AFTER_ARTICLE for i in articles) / len(articles)
         if broken > 0.15:  # "de het van gemeente een en": word salad
             quality *= 0.1
+    if _preposition_article_ratio(words) < 1.0:  # "van de", "in het" no more often than chance
+        quality *= 0.1
     raw = text.split()
     ends = [
         raw[i + 1]
@@ -62,6 +64,25 @@ def passage_quality(text: str) -> float:
     if len(ends) >= 3 and capitals / len(ends) < 0.5:
         quality *= 0.1  # sentences that do not start with a capital: words out of order
     return quality
+
+
+PREPOSITIONS = {"van", "in", "op", "voor", "met", "aan", "door", "bij", "naar", "over", "uit", "tot", "om", "onder"}
+DETERMINERS = {"de", "het", "een", "deze", "die", "dit", "haar", "zijn", "hun"}
+
+
+def _preposition_article_ratio(words: list[str]) -> float:
+    """How much more often a preposition is directly followed by an article than chance predicts.
+
+    Dutch prose writes "van de", "in het", "op een" all the time (observed/expected ≥ 1.4 in
+    99% of the real passages here); words in random order do so at chance level (≈ 1). Too few
+    such words to tell: returns infinity (no verdict)."""
+    prepositions = sum(w in PREPOSITIONS for w in words)
+    determiners = sum(w in DETERMINERS for w in words)
+    expected = prepositions * determiners / max(len(words), 1)
+    if len(words) < 30 or expected < 0.8:
+        return float("inf")
+    observed = sum(a in PREPOSITIONS and b in DETERMINERS for a, b in zip(words, words[1:]))
+    return observed / expected
 
 
 def _shingles(text: str) -> set[int]:

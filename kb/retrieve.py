@@ -35,6 +35,7 @@ RRF_K = 60
 RANK_TIEBREAK = 0.05  # small reciprocal-rank term next to normalised scores (plain baselines)
 DENSE_UNRELATED = 0.80  # e5 similarity of unrelated text (its scores are compressed)
 DENSE_SPAN = 0.10  # a close match scores about this much higher
+MERGE_SHARE = 0.6  # a neighbouring chunk joins a passage when it scores at least this share of it
 DOC_CAP = 3  # at most this many passages of one document before every other document had its turn
 DEFINITION_OPENERS = ("wat is", "wat zijn", "wat houdt", "wat betekent", "wat bedoelen", "what is", "what are")
 
@@ -61,6 +62,8 @@ class _Snapshot:
     bm25: bm25s.BM25 | None = None
     lexicon: Lexicon = field(default_factory=lambda: Lexicon([]))
     keywords: FixedScaleKeywords | None = None
+    quality: np.ndarray | None = None  # passage_quality of ``chunks``
+    vectors: np.ndarray | None = None  # unit e5 vectors of ``chunks`` (ours: exact, in-memory dense scores)
     duplicates: int = 0
 
 
@@ -92,16 +95,15 @@ class HybridRetriever:
         mode: str = "hybrid",  # hybrid | dense | bm25 (the latter two for the eval baselines)
         fusion: str = "relative",  # relative | rrf
         plain: bool = False,  # the textbook baseline: no compounds, lexicon, duplicates, quality or cap
-        index_compounds: bool = False,  # add compound parts to the passages' tokens
-        query_compounds: bool = True,  # add compound parts to the question's tokens
+        index_compounds: bool = True,  # add compound parts to the passages' tokens
+        query_compounds: bool = False,  # add compound parts to the question's tokens
         expansion_weight: float = 0.5,  # weight of the lexicon's other names, as a separate keyword ranking
     ) -> None:
         # Defaults from the dev split (``python -m evals.tune_retrieval``; its output:
-        # evals/tuning/retrieval-dev.txt). The lexicon's other names help as a second, lighter
-        # keyword ranking; splitting every passage's compounds costs hit@5 on the grown corpus.
-        # Splitting the question's compounds is within one dev question of not splitting them
-        # (the best row); we keep it because a question's compound ("reiskosten") otherwise
-        # never meets a text that writes its parts apart ("kosten van de reis").
+        # evals/tuning/retrieval-dev.txt, best mean hit@5 over the sample and the grown corpus):
+        # passages carry their compounds' parts next to the whole word, so a question's
+        # "reiskosten" meets a text's "reiskostenvergoeding"; splitting the question as well
+        # added nothing there; the lexicon's other names help as a second, lighter ranking.
         self.index_compounds = index_compounds and not plain
         self.query_compounds = query_compounds and not plain
         self.expansion_weight = 0.0 if plain else expansion_weight
@@ -122,6 +124,15 @@ class HybridRetriever:
     @property
     def chunks(self) -> list[IndexedChunk]:
         return self._snapshot.chunks
+
+    def _vectors(self, chunks: list[IndexedChunk]) -> np.ndarray:
+        """The passages' vectors as one unit-length matrix. Exact scoring instead of Chroma's HNSW
+        search: an approximate index answers differently as it grows, and at this size (a few
+        thousand passages, 384 dimensions) a matrix product takes a millisecond or two."""
+        stored = self.store.embeddings_of([c.chunk_id for c in chunks])
+        matrix = np.array([stored[c.chunk_id] for c in chunks], dtype=np.float32)
+        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+        return matrix / np.where(norms > 0, norms, 1.0)
 
     @property
     def lexicon(self) -> Lexicon:
@@ -177,6 +188,8 @@ class HybridRetriever:
                 bm25=bm25,
                 lexicon=lexicon,
                 keywords=None if self.plain or not chunks else FixedScaleKeywords([c.tokens for c in chunks]),
+                vectors=None if self.plain or not chunks else self._vectors(chunks),
+                quality=np.array([c.quality for c in chunks], dtype=np.float32),
                 duplicates=len(duplicates),
             )
             log.info("lexical index rebuilt: %d passages", len(chunks))
@@ -258,32 +271,42 @@ class HybridRetriever:
     def _retrieve_fixed_scale(
         self, snap: _Snapshot, question: str, query: str, k: int, pool: int, filters: dict
     ) -> list[Passage]:
-        """Ours: every score is a function of the question and one passage only (e5 similarity on a
-        fixed scale, keyword score with fixed term weights; see :mod:`kb.lexical`), so documents
-        added elsewhere can push a passage down the list but never change its score."""
-        mask = self._mask(snap, filters)
-        fused: dict[str, float] = defaultdict(float)
-        dense: dict[str, float] = {}
-        if self.mode in ("hybrid", "dense"):
-            embedding = self.embed_model.get_query_embedding(query)
-            dense = {cid: s for cid, s in self.store.query(embedding, pool, self._where(filters)) if cid in snap.by_id}
-            for cid, score in dense.items():
-                fused[cid] += self.dense_weight * (score - DENSE_UNRELATED) / DENSE_SPAN
-        lexical: dict[str, float] = {}
+        """Ours: every score is a function of the question and one passage only — the exact e5
+        similarity on a fixed scale and a keyword score with fixed term weights (:mod:`kb.lexical`),
+        times the passage's quality — and a neighbour joins a passage by its own score, not by the
+        company it keeps. Documents added elsewhere can push a passage down the list but never
+        change its score or its text."""
+        n = len(snap.chunks)
+        dense = np.full(n, DENSE_UNRELATED, dtype=np.float32)
+        lexical = np.zeros(n, dtype=np.float32)
+        fused = np.zeros(n, dtype=np.float32)
+        if self.mode in ("hybrid", "dense") and snap.vectors is not None:
+            embedding = np.asarray(self.embed_model.get_query_embedding(query), dtype=np.float32)
+            dense = snap.vectors @ (embedding / (np.linalg.norm(embedding) or 1.0))
+            fused += self.dense_weight * (dense - DENSE_UNRELATED) / DENSE_SPAN
         if self.mode in ("hybrid", "bm25") and snap.keywords is not None:
-            lexical = self._top(snap, snap.keywords.scores(query_terms(query, self.query_compounds)), mask, pool)
-            for cid, score in lexical.items():
-                fused[cid] += self.lexical_weight * score
+            lexical = snap.keywords.scores(query_terms(query, self.query_compounds))
+            fused += self.lexical_weight * lexical
             extra = snap.lexicon.expansions(query) if self.expansion_weight else []
             if extra:
-                expanded = snap.keywords.scores(query_terms(" ".join(extra), self.query_compounds))
-                for cid, score in self._top(snap, expanded, mask, pool).items():
-                    fused[cid] += self.expansion_weight * score
-        for cid in fused:
-            fused[cid] *= snap.chunks[snap.by_id[cid]].quality
-        self._definition_first(snap, question, fused, filters)
-        ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))
-        passages = self._merge(snap, ranked, dense, lexical, DENSE_UNRELATED)
+                fused += self.expansion_weight * snap.keywords.scores(
+                    query_terms(" ".join(extra), self.query_compounds)
+                )
+        fused *= snap.quality
+        mask = self._mask(snap, filters)
+        if mask is not None:
+            fused = np.where(mask, fused, -np.inf)
+        top = np.argsort(-fused, kind="stable")[: min(pool, n)]
+        candidates = {snap.chunks[int(i)].chunk_id: float(fused[i]) for i in top if np.isfinite(fused[i])}
+        self._definition_first(snap, question, candidates, filters)
+        ranked = sorted(candidates.items(), key=lambda item: (-item[1], item[0]))
+
+        def joins(neighbour: int, member: int) -> bool:
+            return bool(np.isfinite(fused[neighbour]) and fused[neighbour] >= MERGE_SHARE * max(fused[member], 0.0))
+
+        dense_map = {c.chunk_id: float(d) for c, d in zip(snap.chunks, dense)}
+        lexical_map = {c.chunk_id: float(x) for c, x in zip(snap.chunks, lexical)}
+        passages = self._merge(snap, ranked, dense_map, lexical_map, DENSE_UNRELATED, joins)
         return cap_per_document(passages, DOC_CAP)[: max(k, 10)]
 
     def _mask(self, snap: _Snapshot, filters: dict) -> np.ndarray | None:
@@ -346,9 +369,17 @@ class HybridRetriever:
         indexes, scores = snap.bm25.retrieve([tokens], k=k, weight_mask=mask, show_progress=False)
         return [(snap.chunks[int(i)].chunk_id, float(s)) for i, s in zip(indexes[0], scores[0]) if s > 0]
 
-    def _merge(self, snap: _Snapshot, ranked, dense_map, lexical_map, floor) -> list[Passage]:
-        """Merge a passage with its retrieved neighbours; drop near-duplicates of better passages."""
+    def _merge(self, snap: _Snapshot, ranked, dense_map, lexical_map, floor, joins=None) -> list[Passage]:
+        """Merge a passage with its retrieved neighbours; drop near-duplicates of better passages.
+
+        ``joins(neighbour, member)`` decides whether a neighbouring chunk joins; by default a
+        neighbour joins when it was retrieved too."""
         retrieved = {cid for cid, _ in ranked}
+        if joins is None:
+
+            def joins(neighbour: int, _member: int) -> bool:
+                return snap.chunks[neighbour].chunk_id in retrieved
+
         taken: set[str] = set()
         passages: list[Passage] = []
         seen_shingles: list[set] = []
@@ -361,14 +392,16 @@ class HybridRetriever:
             while (
                 start > 0
                 and snap.chunks[start - 1].doc_id == doc_id
-                and snap.chunks[start - 1].chunk_id in retrieved - taken
+                and snap.chunks[start - 1].chunk_id not in taken
+                and joins(start - 1, start)
                 and end - start < 2
             ):
                 start -= 1
             while (
                 end + 1 < len(snap.chunks)
                 and snap.chunks[end + 1].doc_id == doc_id
-                and snap.chunks[end + 1].chunk_id in retrieved - taken
+                and snap.chunks[end + 1].chunk_id not in taken
+                and joins(end + 1, end)
                 and end - start < 2
             ):
                 end += 1

@@ -386,6 +386,15 @@ class ChunkStore:
         return reuse
 
     @_retrying
+    def embeddings_of(self, chunk_ids: list[str]) -> dict[str, list[float]]:
+        """The stored vectors of these chunks (for exact in-memory scoring)."""
+        found: dict[str, list[float]] = {}
+        for start in range(0, len(chunk_ids), _PAGE):
+            page = self._collection.get(ids=chunk_ids[start : start + _PAGE], include=["embeddings"])
+            found.update(zip(page["ids"], page["embeddings"]))
+        return found
+
+    @_retrying
     def query(self, embedding: list[float], n: int, where: dict | None = None) -> list[tuple[str, float]]:
         """Nearest chunks: (chunk id, cosine similarity), best first."""
         if self.count() == 0:
