@@ -187,17 +187,23 @@ def _open_llm(stack: ExitStack, use_local_llm: bool):
     return llm_from_settings(settings)
 
 
+def _system_line(name: str, s: dict) -> str:
+    from evals.report import fmt
+
+    o = s["overall"]
+    return (
+        f"{name:<11} hit@5 {fmt(o['hit@5'])}  MRR {fmt(o['mrr'])}  key-facts {fmt(o['key_fact_recall'])}  "
+        f"citations {fmt(o['citation_precision'])}  abstention P/R {fmt(o['abstention_precision'])}/"
+        f"{fmt(o['abstention_recall'])}  p50 {fmt(o['latency_p50_ms'], '_ms')} ms  [{s['digest']}]"
+    )
+
+
 def _headline(summary: dict) -> str:
     from evals.report import fmt
 
     lines = []
     for name, s in summary["systems"].items():
-        o = s["overall"]
-        lines.append(
-            f"{name:<11} hit@5 {fmt(o['hit@5'])}  MRR {fmt(o['mrr'])}  key-facts {fmt(o['key_fact_recall'])}  "
-            f"citations {fmt(o['citation_precision'])}  abstention P/R {fmt(o['abstention_precision'])}/"
-            f"{fmt(o['abstention_recall'])}  p50 {fmt(o['latency_p50_ms'], '_ms')} ms  [{s['digest']}]"
-        )
+        lines.append(_system_line(name, s))
         if g := s.get("generation"):
             lines.append(
                 f"{'':<11} generated {fmt(g['share_llm'])}  fallback {fmt(g['share_fallback'])}  "
@@ -206,21 +212,12 @@ def _headline(summary: dict) -> str:
             )
     if grown := summary.get("grown"):
         lines.append(f"Gegroeid corpus ({len(grown['index']['documents'])} documenten):")
-        for name, s in grown["systems"].items():
-            o = s["overall"]
-            lines.append(
-                f"{name:<11} hit@5 {fmt(o['hit@5'])}  MRR {fmt(o['mrr'])}  key-facts {fmt(o['key_fact_recall'])}  "
-                f"abstention P/R {fmt(o['abstention_precision'])}/{fmt(o['abstention_recall'])}  "
-                f"p50 {fmt(o['latency_p50_ms'], '_ms')} ms"
-            )
+        lines.extend(_system_line(name, s) for name, s in grown["systems"].items())
         for name, g in grown["growth"].items():
+            deltas = [(m, v["delta"]) for m, v in g["metrics"]["overall"].items() if isinstance(v, dict)]
             worst = min(
-                (
-                    (m, v["delta"])
-                    for m, v in g["metrics"]["overall"].items()
-                    if isinstance(v, dict) and v["delta"] is not None and m != "latency_p50_ms"
-                ),
-                key=lambda mv: mv[1],
+                ((m, d) for m, d in deltas if d is not None and m != "latency_p50_ms"),
+                key=lambda md: md[1],
                 default=("-", 0.0),
             )
             lines.append(

@@ -176,6 +176,13 @@ class HybridRetriever:
                 )
                 for p in kept
             ]
+            if not self.plain:  # a passage is worth at most what its document typically is
+                by_doc: dict[str, list[float]] = defaultdict(list)
+                for c in chunks:
+                    by_doc[c.doc_id].append(c.quality)
+                typical = {doc: float(np.median(values)) for doc, values in by_doc.items()}
+                for c in chunks:
+                    c.quality = min(c.quality, typical[c.doc_id])
             bm25 = None
             if chunks and self.plain:  # the textbook baselines; ours scores with kb.lexical
                 bm25 = bm25s.BM25()
