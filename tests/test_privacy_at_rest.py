@@ -218,3 +218,23 @@ def test_app_start_up_applies_retention_and_a_private_umask(kb, monkeypatch, kee
     probe = kb.settings.data_dir / "probe"
     probe.write_text("x")
     assert stat.S_IMODE(probe.stat().st_mode) == 0o600
+
+
+def test_the_upload_registry_keeps_no_personal_data_from_file_names(tmp_path):
+    """The registry of uploaded file names (uploaded.json) holds the redacted name, and a new
+    version of the same upload is still recognised as the same source."""
+    from kb.chat.uploads import UploadRegistry, find_replacements
+    from kb.records import FileResult
+    from kb.store import StoredDocument
+
+    staged = tmp_path / "intake-111222333.md"
+    staged.write_text("# Intake\n\nTekst.", encoding="utf-8")
+    result = FileResult(str(staged), "added", "intake-bsn-verwijderd-43d8")
+    registry = UploadRegistry(tmp_path / "uploaded.json")
+    registry.update(add={result.doc_id: result.name})
+    assert "111222333" not in registry.path.read_text(encoding="utf-8")
+    existing = StoredDocument(result.doc_id, "Intake", "", "", "", "", result.name, "h", "c", 1, "", True)
+    same_upload = find_replacements([staged], [existing], registry.load(), lambda _p: result.doc_id)
+    assert same_upload == {}
+    other = find_replacements([staged], [existing], {}, lambda _p: result.doc_id)
+    assert staged in other

@@ -88,7 +88,8 @@ def ingest_uploads(
             )
         to_ingest = [p for p in staged.accepted if p not in conflicts]
         report = kb.ingest(to_ingest, overrides, progress) if to_ingest else IngestReport()
-        registry.update(add={r.doc_id: Path(r.path).name for r in report.results if r.status in ("added", "replaced")})
+        # File names can hold personal data: the registry keeps the redacted name, as logs do.
+        registry.update(add={r.doc_id: r.name for r in report.results if r.status in ("added", "replaced")})
         refused = [FileResult(p.name, "refused", reason=reason) for p, reason in conflicts.items()]
         combined = IngestReport([*report.results, *refused, *staged.refused], report.seconds)
     finally:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from kb.errors import DocumentError
 from kb.filetypes import ALLOWED_TYPES, TYPE_NAMES, size_refusal, sniff_type
+from kb.pii import redact_name
 from kb.records import FileResult
 from kb.store import StoredDocument
 
@@ -221,6 +222,6 @@ def find_replacements(
         except DocumentError:
             continue
         existing = by_id.get(doc_id)
-        if existing is not None and uploaded.get(doc_id) != path.name:
+        if existing is not None and uploaded.get(doc_id) != redact_name(path.name):
             refused[path] = replacement_refusal(doc_id, existing.title, existing.source or "onbekend")
     return refused
