@@ -130,6 +130,9 @@ def test_split_is_fixed_complete_and_disjoint():
 def test_growth_questions_point_at_real_documents_and_passages():
     from kb.text import normalize_whitespace
 
+    if not GROWTH[0].is_dir():
+        pytest.skip(f"{GROWTH[0]} (the shared growth texts) is not beside this checkout")
+
     texts = {p.stem: normalize_whitespace(p.read_text(encoding="utf-8")) for d in GROWTH for p in d.glob("*.txt")}
     texts.update({p.stem: normalize_whitespace(p.read_text(encoding="utf-8")) for p in CORPUS.glob("*.txt")})
     for q in load_questions(REPO / "evals" / "questions_growth.jsonl"):
