@@ -125,11 +125,21 @@ class HybridRetriever:
     def chunks(self) -> list[IndexedChunk]:
         return self._snapshot.chunks
 
-    def _vectors(self, chunks: list[IndexedChunk]) -> np.ndarray:
-        """The passages' vectors as one unit-length matrix. Exact scoring instead of Chroma's HNSW
-        search: an approximate index answers differently as it grows, and at this size (a few
-        thousand passages, 384 dimensions) a matrix product takes a millisecond or two."""
-        stored = self.store.embeddings_of([c.chunk_id for c in chunks])
+    def _vectors(self, chunks: list[IndexedChunk]) -> np.ndarray | None:
+        """The passages' vectors as one unit-length matrix, or None when the store cannot give them all.
+
+        Exact scoring instead of Chroma's HNSW search: an approximate index answers differently as
+        it grows, and at this size (a few thousand passages, 384 dimensions) a matrix product takes
+        a millisecond or two. A local Chroma folder written by another process can lack the new
+        vectors in this process's view ("Error finding id"); then this snapshot falls back to
+        Chroma's own nearest-neighbour search, and the next change tries again."""
+        try:
+            stored = self.store.embeddings_of([c.chunk_id for c in chunks])
+        except Exception as exc:  # chromadb raises InternalError for ids its vector segment lacks
+            log.warning("passage vectors not readable here (%s); using the store's search", type(exc).__name__)
+            return None
+        if any(stored.get(c.chunk_id) is None for c in chunks):
+            return None
         matrix = np.array([stored[c.chunk_id] for c in chunks], dtype=np.float32)
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
         return matrix / np.where(norms > 0, norms, 1.0)
@@ -287,9 +297,15 @@ class HybridRetriever:
         dense = np.full(n, DENSE_UNRELATED, dtype=np.float32)
         lexical = np.zeros(n, dtype=np.float32)
         fused = np.zeros(n, dtype=np.float32)
-        if self.mode in ("hybrid", "dense") and snap.vectors is not None:
-            embedding = np.asarray(self.embed_model.get_query_embedding(query), dtype=np.float32)
-            dense = snap.vectors @ (embedding / (np.linalg.norm(embedding) or 1.0))
+        if self.mode in ("hybrid", "dense"):
+            embedding = self.embed_model.get_query_embedding(query)
+            if snap.vectors is not None:
+                vector = np.asarray(embedding, dtype=np.float32)
+                dense = snap.vectors @ (vector / (np.linalg.norm(vector) or 1.0))
+            else:  # see _vectors: the store's nearest neighbours, the rest at the unrelated level
+                for cid, score in self.store.query(embedding, pool, self._where(filters)):
+                    if cid in snap.by_id:
+                        dense[snap.by_id[cid]] = score
             fused += self.dense_weight * (dense - DENSE_UNRELATED) / DENSE_SPAN
         if self.mode in ("hybrid", "bm25") and snap.keywords is not None:
             lexical = snap.keywords.scores(query_terms(query, self.query_compounds))
