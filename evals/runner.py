@@ -130,8 +130,6 @@ def _open_index(
         if not kb.documents():
             raise EvalError(f"De index in '{config.data_dir}' is leeg. Draai eerst kb ingest, of laat --data-dir weg.")
         return kb, {"data_dir": str(config.data_dir), "fresh": False}
-    for stale in config.out_dir.glob("index-*"):
-        shutil.rmtree(stale, ignore_errors=True)
     # A new folder name per run: Chroma refuses to reopen a deleted path in the same process.
     data_dir = Path(tempfile.mkdtemp(prefix="index-", dir=config.out_dir))
     kb = KnowledgeBase.open(Settings().with_(data_dir=data_dir, corpus_dir=config.corpus_dir), embedding)
@@ -247,6 +245,8 @@ def run_suite(config: RunConfig, log: Log = lambda _m: None) -> dict[str, Any]:
     if missing:
         raise EvalError(f"Groeimap bestaat niet: {', '.join(missing)}.")
     config.out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in config.out_dir.glob("index-*"):  # left by an earlier run with --keep-index
+        shutil.rmtree(stale, ignore_errors=True)
     embedding = load_embedding(config.embedding)
     records, summaries, index_info = _phase(config, "sample", [config.corpus_dir], questions, embedding, log)
     grown: dict[str, Any] | None = None

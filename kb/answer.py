@@ -108,13 +108,10 @@ class ExtractiveAnswerer:
 
     def __init__(
         self,
-        idf: Callable[[str], float] | None = None,
         config: AnswerConfig | None = None,
-        known: Callable[[str], bool] | None = None,
         model: AnswerModel | None = None,
         lexicon: Callable[[], Lexicon] | None = None,
     ) -> None:
-        # ``idf`` and ``known`` (index statistics) are no longer read: see the module docstring.
         self.config = config or AnswerConfig()
         self.model = model or AnswerModel.load()
         self.lexicon = lexicon

@@ -16,12 +16,11 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
-from functools import lru_cache
 
 import numpy as np
 from scipy import sparse
 
-from kb.text import STOPWORDS, _stemmer, fold
+from kb.text import STOPWORDS, fold, stem_word
 from kb.words import compound_parts, is_english, zipf
 
 K1 = 1.2
@@ -30,11 +29,6 @@ TYPICAL_LENGTH = 60  # content tokens in a typical passage (title and heading in
 MAX_WEIGHT = 8.0  # a word general Dutch never uses ("opstartklas"); "de" weighs 0.3
 PART_WEIGHT = 0.5  # a compound's part counts half as much as a word written on its own
 _WORD = re.compile(r"\w+", re.UNICODE)
-
-
-@lru_cache(maxsize=100_000)
-def _stem(word: str) -> str:
-    return _stemmer().stemWord(word)
 
 
 def term_weight(word: str) -> float:
@@ -50,11 +44,11 @@ def query_terms(text: str, compounds: bool = True) -> dict[str, float]:
     for word in _WORD.findall(fold(text)):
         if word in STOPWORDS or (len(word) < 2 and not word.isdigit()):
             continue
-        stem = _stem(word)
+        stem = stem_word(word)
         weights[stem] = max(weights.get(stem, 0.0), term_weight(word))
         for part in compound_parts(word) if compounds else ():
             if part not in STOPWORDS:
-                p = _stem(part)
+                p = stem_word(part)
                 weights[p] = max(weights.get(p, 0.0), PART_WEIGHT * term_weight(part))
     return weights
 

@@ -24,6 +24,7 @@ from kb.lexical import FixedScaleKeywords, query_terms
 from kb.lexicon import Lexicon
 from kb.quality import near_duplicates, passage_quality
 from kb.records import Passage
+from kb.sentences import question_kind
 from kb.store import ChunkStore
 from kb.text import tokenize, tokenize_compounds
 
@@ -37,7 +38,6 @@ DENSE_UNRELATED = 0.80  # e5 similarity of unrelated text (its scores are compre
 DENSE_SPAN = 0.10  # a close match scores about this much higher
 MERGE_SHARE = 0.6  # a neighbouring chunk joins a passage when it scores at least this share of it
 DOC_CAP = 3  # at most this many passages of one document before every other document had its turn
-DEFINITION_OPENERS = ("wat is", "wat zijn", "wat houdt", "wat betekent", "wat bedoelen", "what is", "what are")
 
 
 @dataclass
@@ -327,8 +327,10 @@ class HybridRetriever:
         def joins(neighbour: int, member: int) -> bool:
             return bool(np.isfinite(fused[neighbour]) and fused[neighbour] >= MERGE_SHARE * max(fused[member], 0.0))
 
-        dense_map = {c.chunk_id: float(d) for c, d in zip(snap.chunks, dense)}
-        lexical_map = {c.chunk_id: float(x) for c, x in zip(snap.chunks, lexical)}
+        # evidence of the candidates and the neighbours that may join them (not of every passage)
+        near = {j for cid, _ in ranked for j in range(snap.by_id[cid] - 2, snap.by_id[cid] + 3) if 0 <= j < n}
+        dense_map = {snap.chunks[j].chunk_id: float(dense[j]) for j in near}
+        lexical_map = {snap.chunks[j].chunk_id: float(lexical[j]) for j in near}
         passages = self._merge(snap, ranked, dense_map, lexical_map, DENSE_UNRELATED, joins)
         return cap_per_document(passages, DOC_CAP)[: max(k, 10)]
 
@@ -337,22 +339,11 @@ class HybridRetriever:
             return None
         return np.array([self._matches(c.meta, filters) for c in snap.chunks], dtype=bool)
 
-    @staticmethod
-    def _top(snap: _Snapshot, scores: np.ndarray, mask: np.ndarray | None, n: int) -> dict[str, float]:
-        if mask is not None:
-            scores = np.where(mask, scores, 0.0)
-        n = min(n, len(scores))
-        if n <= 0:
-            return {}
-        best = np.argpartition(-scores, n - 1)[:n]
-        return {snap.chunks[int(i)].chunk_id: float(scores[i]) for i in best if scores[i] > 0}
-
     def _definition_first(self, snap: _Snapshot, question: str, fused: dict[str, float], filters: dict) -> None:
         """'Wat is X?': the passage where a document defines X (its glossary or "Een X is ...") ranks first."""
-        lowered = question.lower().strip(" ¿?")
-        if not lowered.startswith(DEFINITION_OPENERS):
+        if question_kind(question) != "definition":
             return
-        terms = snap.lexicon.find(lowered)
+        terms = snap.lexicon.find(question)
         top = max(fused.values(), default=1.0)
         for term in terms[:1]:
             cid = term.chunk_id

@@ -14,11 +14,10 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 from kb.records import Passage
-from kb.text import STOPWORDS, _stemmer, fold, split_sentences, term_match
+from kb.text import STOPWORDS, fold, split_sentences, stem_word, term_match
 from kb.words import compound_parts, is_english, rarity
 
 ENGLISH_WEIGHT = 0.1  # English words in a question cannot match Dutch text: they barely count
@@ -65,18 +64,13 @@ def question_kind(question: str) -> str:
     return "other"
 
 
-@lru_cache(maxsize=50_000)
-def _stem(word: str) -> str:
-    return _stemmer().stemWord(word)
-
-
 def weighted_terms(text: str) -> dict[str, float]:
     """The text's content words as stems, each weighted by its rarity in general Dutch."""
     weights: dict[str, float] = {}
     for word in _WORD.findall(fold(text)):
         if word in STOPWORDS or (len(word) < 2 and not word.isdigit()):
             continue
-        stem = _stem(word)
+        stem = stem_word(word)
         weight = ENGLISH_WEIGHT if is_english(word) else 0.15 + rarity(word)
         weights[stem] = max(weights.get(stem, 0.0), weight)
     return weights
@@ -88,8 +82,8 @@ def stems_of(text: str) -> set[str]:
     for word in _WORD.findall(fold(text)):
         if word in STOPWORDS:
             continue
-        stems.add(_stem(word))
-        stems.update(_stem(p) for p in compound_parts(word))
+        stems.add(stem_word(word))
+        stems.update(stem_word(p) for p in compound_parts(word))
     return stems
 
 

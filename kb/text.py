@@ -181,6 +181,12 @@ def _stemmer() -> Stemmer.Stemmer:
     return Stemmer.Stemmer("dutch")
 
 
+@lru_cache(maxsize=100_000)
+def stem_word(word: str) -> str:
+    """The Dutch Snowball stem of one folded word (cached: questions repeat their words)."""
+    return _stemmer().stemWord(word)
+
+
 def tokenize(text: str, keep_stopwords: bool = False) -> list[str]:
     """Words of ``text`` folded, stop words removed, stemmed with the Dutch Snowball stemmer."""
     words = _TOKEN.findall(fold(text))
