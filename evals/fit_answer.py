@@ -3,6 +3,9 @@
 1. **Sentence model** (which retrieved sentences answer the question): logistic regression
    over :data:`kb.sentences.SENTENCE_FEATURES`. A sentence is a positive example when it
    contains a key fact of the question or overlaps one of its expected passages.
+   **Second stage:** the :data:`RERANK_TOP` most probable sentences of each question are
+   embedded and re-scored by a logistic regression over :data:`kb.sentences.RERANK_FEATURES`
+   (the first stage's log-odds and the sentence's own e5 similarity to the question).
 2. **Answerability model** (abstain or not): logistic regression over
    :data:`kb.sentences.QUESTION_FEATURES`; its threshold is the one that, on cross-validated
    dev probabilities, gives the best abstention F1 (see :func:`choose_threshold`).
@@ -33,7 +36,8 @@ from kb.answer import ExtractiveAnswerer
 from kb.config import Settings
 from kb.embeddings import load_embedding
 from kb.offline import apply_offline_env
-from kb.sentences import MODEL_PATH, QUESTION_FEATURES, SENTENCE_FEATURES, AnswerModel
+from kb.sentence_vectors import SentenceVectors
+from kb.sentences import MODEL_PATH, QUESTION_FEATURES, RERANK_FEATURES, SENTENCE_FEATURES, AnswerModel
 from kb.service import KnowledgeBase
 from kb.text import normalize_whitespace, relevant_history
 
@@ -42,6 +46,7 @@ GROWTH = (REPO.parent / "shared" / "growth", REPO / "evals" / "growth")
 C_SENTENCE = 1.0
 C_QUESTION = 0.3
 KEEP_RATIOS = (0.3, 0.5, 0.7, 0.9)
+RERANK_TOP = 12  # a cost bound, not a fitted value: each embedded sentence costs ~20 ms at question time
 MAX_SENTENCES = (2, 3, 4)
 
 
@@ -49,6 +54,7 @@ def _open(index_dir: Path, name: str, folders: list[Path], embedding) -> Knowled
     data_dir = index_dir / name
     fresh = not (data_dir / "chroma").exists()
     kb = KnowledgeBase.open(Settings().with_(data_dir=data_dir), embedding)
+    kb.answerer.model = UNFITTED  # collect() reads features only; the stored model may predate them
     if fresh:
         print(f"{name}: indexeren van {', '.join(map(str, folders))} ...", file=sys.stderr)
         kb.ingest(folders)
@@ -89,6 +95,14 @@ def collect(kbs: list[tuple[str, KnowledgeBase]], questions: list[Question]) -> 
                 }
             )
     return rows
+
+
+UNFITTED = AnswerModel((0.0,) * len(SENTENCE_FEATURES), 0.0, (0.0,) * len(QUESTION_FEATURES), 0.0, 0.5, 0.6)
+
+
+def _log_odds(p: float) -> float:
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return float(np.log(p / (1 - p)))
 
 
 def _fit(x: np.ndarray, y: np.ndarray, c: float, balanced: bool) -> tuple[list[float], float]:
@@ -162,8 +176,29 @@ def main(argv: list[str] | None = None) -> int:
     s_weights, s_bias = _fit(np.array(xs), np.array(ys), C_SENTENCE, balanced=True)
     model = AnswerModel(tuple(s_weights), s_bias, (0.0,) * len(QUESTION_FEATURES), 0.0, 0.5, 0.6)
 
-    # 2. answerability model, on features recomputed with the fitted sentence model
-    answerer = ExtractiveAnswerer(model=model)
+    # 1b. second stage, on the first stage's most probable sentences. With weights (1, 0, …)
+    # the second stage leaves the first stage's probabilities as they are and only fills in
+    # the features it reads, so the features are computed exactly as at question time.
+    similarity = SentenceVectors(embedding[0])
+    neutral = (1.0,) + (0.0,) * (len(RERANK_FEATURES) - 1)
+    first = ExtractiveAnswerer(
+        model=replace(model, rerank_weights=neutral, rerank_bias=0.0, rerank_top=RERANK_TOP), similarity=similarity
+    )
+    rx, ry = [], []
+    for row in rows:
+        if not row["q"].answerable:
+            continue
+        first.lexicon = lambda kb=row["kb"]: kb.retriever.lexicon
+        sentences, _features = first.score(row["q"].question, row["passages"], row["history"])
+        for s in sorted(sentences, key=lambda s: s.probability, reverse=True)[:RERANK_TOP]:
+            values = {**s.features, "first_stage": _log_odds(s.probability)}
+            rx.append([values[f] for f in RERANK_FEATURES])
+            ry.append(_label(s.text, row["q"]))
+    r_weights, r_bias = _fit(np.array(rx), np.array(ry), C_SENTENCE, balanced=True)
+    model = replace(model, rerank_weights=tuple(r_weights), rerank_bias=r_bias, rerank_top=RERANK_TOP)
+
+    # 2. answerability model, on features recomputed with the fitted sentence models
+    answerer = ExtractiveAnswerer(model=model, similarity=similarity)
     qx, qy, groups = [], [], []
     for row in rows:
         answerer.lexicon = lambda kb=row["kb"]: kb.retriever.lexicon
@@ -182,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     # 3. keep_ratio and max_sentences by dev key-fact recall (shorter wins a tie)
     recalls = {}
     for ratio, most in ((r, m) for r in KEEP_RATIOS for m in MAX_SENTENCES):
-        answerer = ExtractiveAnswerer(model=replace(model, keep_ratio=ratio, max_sentences=most))
+        answerer = ExtractiveAnswerer(model=replace(model, keep_ratio=ratio, max_sentences=most), similarity=similarity)
         scores = []
         for row in rows:
             answerer.lexicon = lambda kb=row["kb"]: kb.retriever.lexicon
@@ -195,11 +230,18 @@ def main(argv: list[str] | None = None) -> int:
     payload = {
         "fitted_on": (
             f"dev split: {len({r['q'].id for r in rows})} questions, {len(rows)} question×index rows, "
-            f"{len(ys)} sentences ({sum(ys)} positive); indexes: sample{' + grown' if grow else ''}; "
+            f"{len(ys)} sentences ({sum(ys)} positive), second stage {len(ry)} ({sum(ry)} positive); indexes: sample{' + grown' if grow else ''}; "
             f"{datetime.now(UTC).date()} at {commit.stdout.strip() or 'unknown'}"
         ),
         "how": "python -m evals.fit_answer",
         "sentence": {"features": list(SENTENCE_FEATURES), "weights": s_weights, "bias": s_bias, "C": C_SENTENCE},
+        "rerank": {
+            "features": list(RERANK_FEATURES),
+            "weights": r_weights,
+            "bias": r_bias,
+            "C": C_SENTENCE,
+            "top": RERANK_TOP,
+        },
         "question": {"features": list(QUESTION_FEATURES), "weights": q_weights, "bias": q_bias, "C": C_QUESTION},
         "abstain_below": round(threshold, 3),
         "abstention_cv_dev": {"precision": round(cv_precision, 3), "recall": round(cv_recall, 3)},

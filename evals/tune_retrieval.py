@@ -30,7 +30,7 @@ GRID = {
     "index_compounds": (False, True),
     "query_compounds": (False, True),
     "expansion_weight": (0.0, 0.5),
-    "lexical_weight": (1.0, 2.0, 3.0),
+    "lexical_weight": (0.25, 0.5, 1.0, 2.0),
 }
 
 

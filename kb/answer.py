@@ -4,9 +4,11 @@ No language model: every sentence of the answer is a verbatim sentence from a ci
 passage. Each candidate sentence gets a probability of being (part of) the answer from a
 small logistic model over evidence features (:mod:`kb.sentences`: coverage of the
 question with compounds and the domain lexicon, heading match, dense similarity, passage
-rank, question type); a second model over the evidence as a whole decides whether the
+rank, question type); the dozen most probable are then re-scored with their own e5
+similarity to the question (:mod:`kb.sentence_vectors`), which finds the answer to a
+question asked in other words; a further model over the evidence as a whole decides whether the
 sources answer the question at all, else the answerer abstains and names the closest
-documents. Both are fitted on the dev split by ``python -m evals.fit_answer``. No feature
+documents. All three are fitted on the dev split by ``python -m evals.fit_answer``. No feature
 reads statistics of the whole index, so answers do not move when unrelated documents are
 added.
 """
@@ -19,7 +21,9 @@ from dataclasses import dataclass
 
 from kb.lexicon import Lexicon
 from kb.records import Citation, Passage
+from kb.sentence_vectors import SentenceVectors
 from kb.sentences import (
+    RERANK_FEATURES,
     AnswerModel,
     Candidate,
     candidates,
@@ -111,10 +115,23 @@ class ExtractiveAnswerer:
         config: AnswerConfig | None = None,
         model: AnswerModel | None = None,
         lexicon: Callable[[], Lexicon] | None = None,
+        similarity: SentenceVectors | None = None,
     ) -> None:
         self.config = config or AnswerConfig()
-        self.model = model or AnswerModel.load()
+        self._model = model
         self.lexicon = lexicon
+        self.similarity = similarity  # without it, no second stage (the passage's similarity stands in)
+
+    @property
+    def model(self) -> AnswerModel:
+        """The fitted models, loaded on first use (so ``evals.fit_answer`` can refit after a feature change)."""
+        if self._model is None:
+            self._model = AnswerModel.load()
+        return self._model
+
+    @model.setter
+    def model(self, model: AnswerModel) -> None:
+        self._model = model
 
     def _weights(self, question: str, history: list[str] | tuple[str, ...]) -> dict[str, float]:
         weights = weighted_terms(question)
@@ -139,6 +156,9 @@ class ExtractiveAnswerer:
         sentence_features(question, weights, expansions, sentences, considered, subject)
         for s in sentences:
             s.probability = self.model.sentence_probability(s.features)
+        best_sentence_dense = self._rerank(question, history, sentences)
+        if best_sentence_dense is None:
+            best_sentence_dense = max(s.features["dense"] for s in sentences)
         best = max(sentences, key=lambda s: s.probability)
         by_key = {(s.passage, s.position): s for s in sentences}
         best_window = 0.0
@@ -159,8 +179,32 @@ class ExtractiveAnswerer:
             "dense_top": dense_level(dense[0]) if dense else 0.5,
             "missing_mass": sum(missing.values()) / sum(weights.values()),
             "max_missing": max(missing.values(), default=0.0),
+            "best_sentence_dense": best_sentence_dense,
         }
         return sentences, question_features
+
+    def _rerank(self, question: str, history: list[str] | tuple[str, ...], sentences: list[Candidate]) -> float | None:
+        """Second stage: the most probable sentences re-scored with their own similarity to the
+        question. Returns the best sentence similarity (centred), or None without a second stage."""
+        top_n = self.model.rerank_top
+        if not top_n or self.similarity is None or not self.model.rerank_weights:
+            return None
+        ranked = sorted(sentences, key=lambda s: s.probability, reverse=True)
+        top = ranked[:top_n]
+        # A follow-up ("En als ...?") means little alone: its last earlier question goes with it.
+        asked = " ".join([*list(history)[-1:], question])
+        levels = [dense_level(sim) for sim in self.similarity.similarities(asked, [s.text for s in top])]
+        by_level = sorted(range(len(top)), key=lambda i: -levels[i])
+        floor = min(levels)
+        for rank, s in enumerate(ranked):
+            embedded = rank < len(top)
+            s.features["sentence_dense"] = levels[rank] if embedded else floor
+            s.features["dense_rank"] = 1.0 / (1 + (by_level.index(rank) if embedded else len(top)))
+            s.features["first_stage_rank"] = 1.0 / (1 + rank)
+            s.probability = self.model.rerank_probability(
+                {f: s.features[f] for f in RERANK_FEATURES if f != "first_stage"} | {"first_stage": s.probability}
+            )
+        return max(levels)
 
     def answer(
         self,

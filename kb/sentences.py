@@ -44,12 +44,19 @@ SENTENCE_FEATURES = (
     "short",  # under 40 characters
     "long",  # over 350 characters (a run-on line, a flattened table)
 )
+RERANK_FEATURES = (
+    "first_stage",  # log-odds of the sentence model above
+    "sentence_dense",  # e5 similarity of the question to the sentence itself, centred
+    "dense_rank",  # 1 / (1 + rank of that similarity among the question's embedded sentences)
+    "first_stage_rank",  # 1 / (1 + rank of the sentence by the sentence model)
+)
 QUESTION_FEATURES = (
     "best_sentence",  # the best sentence's probability
     "best_coverage",  # the best coverage of the question by a window of up to three sentences
     "dense_top",  # the top passage's e5 similarity, centred
     "missing_mass",  # share of the question's weight in words found in none of the passages considered
     "max_missing",  # the weight of the most specific question word found nowhere ("kinderbijslag")
+    "best_sentence_dense",  # the highest e5 similarity of the question to a single candidate sentence
 )
 
 
@@ -172,14 +179,23 @@ class AnswerModel:
     keep_ratio: float  # further sentences need at least this share of the best sentence's probability
     fitted_on: str = ""
     max_sentences: int = 3  # sentences chosen for their own evidence (context and list items come on top)
+    # Second stage: the ``rerank_top`` most probable sentences are embedded and re-scored over
+    # RERANK_FEATURES (0 = no second stage). The others are scored as if they were as far from
+    # the question as the farthest embedded one, so all probabilities share one scale.
+    rerank_weights: tuple[float, ...] = ()
+    rerank_bias: float = 0.0
+    rerank_top: int = 0
 
     @classmethod
     def load(cls, path: Path = MODEL_PATH) -> AnswerModel:
         raw = json.loads(path.read_text(encoding="utf-8"))
         sentence = raw["sentence"]
         question = raw["question"]
-        if list(sentence["features"]) != list(SENTENCE_FEATURES) or list(question["features"]) != list(
-            QUESTION_FEATURES
+        rerank = raw.get("rerank") or {"features": list(RERANK_FEATURES), "weights": [], "bias": 0.0, "top": 0}
+        if (
+            list(sentence["features"]) != list(SENTENCE_FEATURES)
+            or list(question["features"]) != list(QUESTION_FEATURES)
+            or list(rerank["features"]) != list(RERANK_FEATURES)
         ):
             raise ValueError(f"{path.name} was fitted for other features; run: python -m evals.fit_answer")
         return cls(
@@ -191,6 +207,9 @@ class AnswerModel:
             raw["keep_ratio"],
             raw.get("fitted_on", ""),
             int(raw.get("max_sentences", 3)),
+            tuple(rerank["weights"]),
+            float(rerank["bias"]),
+            int(rerank["top"]),
         )
 
     def sentence_probability(self, features: dict[str, float]) -> float:
@@ -198,10 +217,20 @@ class AnswerModel:
             self.sentence_bias + sum(w * features[f] for w, f in zip(self.sentence_weights, SENTENCE_FEATURES))
         )
 
+    def rerank_probability(self, features: dict[str, float]) -> float:
+        """``features`` holds RERANK_FEATURES, with ``first_stage`` as a probability."""
+        features = {**features, "first_stage": _log_odds(features["first_stage"])}
+        return _logistic(self.rerank_bias + sum(w * features[f] for w, f in zip(self.rerank_weights, RERANK_FEATURES)))
+
     def answerable_probability(self, features: dict[str, float]) -> float:
         return _logistic(
             self.question_bias + sum(w * features[f] for w, f in zip(self.question_weights, QUESTION_FEATURES))
         )
+
+
+def _log_odds(p: float) -> float:
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return math.log(p / (1 - p))
 
 
 def _logistic(x: float) -> float:

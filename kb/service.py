@@ -32,6 +32,7 @@ from kb.pii import LABELS, kinds_in, redact
 from kb.private_files import private_dir, tighten
 from kb.records import Answer, IngestReport
 from kb.retrieve import FILTER_KEYS, HybridRetriever
+from kb.sentence_vectors import SentenceVectors
 from kb.store import ChunkStore, StoredDocument, open_store
 from kb.text import relevant_history
 
@@ -54,11 +55,14 @@ class KnowledgeBase:
         self.embed_model = embed_model
         self.store = store
         self.retriever = retriever or HybridRetriever(store, embed_model)
-        self.answerer = ExtractiveAnswerer(config=answer_config, lexicon=lambda: self.retriever.lexicon)
+        self.sentence_vectors = SentenceVectors(embed_model)  # one cache for the answerer and the verifier
+        self.answerer = ExtractiveAnswerer(
+            config=answer_config, lexicon=lambda: self.retriever.lexicon, similarity=self.sentence_vectors
+        )
         self.generator: GenerativeAnswerer | None = None
         if llm is not None:
             config = GenerationConfig(settings.llm_sources, retries=settings.llm_retries, timeout=settings.llm_timeout)
-            verifier = CitationVerifier(embed_model, self.retriever.idf)
+            verifier = CitationVerifier(embed_model, self.retriever.idf, vectors=self.sentence_vectors)
             self.generator = GenerativeAnswerer(llm, verifier, self.answerer, config)
 
     @classmethod

@@ -22,15 +22,14 @@ from __future__ import annotations
 
 import math
 import re
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from threading import Lock
 
 import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
 from kb.records import Passage
+from kb.sentence_vectors import SentenceVectors
 from kb.text import fold, normalize_whitespace, split_sentences, term_match, tokenize
 
 NUMBER_WORDS = {
@@ -152,28 +151,17 @@ class CitationVerifier:
         embed_model: BaseEmbedding,
         idf: Callable[[str], float] | None = None,
         config: VerifyConfig | None = None,
+        vectors: SentenceVectors | None = None,
     ) -> None:
         self.embed_model = embed_model
         self.idf = idf or (lambda _term: 1.0)
         self.config = config or VerifyConfig()
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._lock = Lock()
+        self.vectors = vectors or SentenceVectors(embed_model, self.config.cache_size)
 
     # -- embeddings ----------------------------------------------------------------
     def _embed(self, texts: Sequence[str]) -> np.ndarray:
         """Unit vectors for ``texts`` (cached); claim and source get the same prefix: symmetric."""
-        with self._lock:
-            known = {t: self._cache[t] for t in texts if t in self._cache}
-        missing = [t for t in dict.fromkeys(texts) if t not in known]
-        if missing:
-            vectors = np.asarray(self.embed_model.get_text_embedding_batch(missing), dtype=np.float32)
-            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-12
-            known.update(zip(missing, vectors))
-            with self._lock:
-                self._cache.update(zip(missing, vectors))
-                while len(self._cache) > self.config.cache_size:
-                    self._cache.popitem(last=False)
-        return np.stack([known[t] for t in texts])
+        return self.vectors.texts(texts)
 
     @staticmethod
     def units(sources: Sequence[Passage], which: Sequence[int]) -> list[_Unit]:
