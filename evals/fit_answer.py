@@ -34,7 +34,7 @@ from kb.config import Settings
 from kb.embeddings import load_embedding
 from kb.offline import apply_offline_env
 from kb.sentences import MODEL_PATH, QUESTION_FEATURES, SENTENCE_FEATURES, AnswerModel
-from kb.service import KnowledgeBase
+from kb.service import KnowledgeBase, build_kb
 from kb.text import normalize_whitespace, relevant_history
 
 REPO = Path(__file__).resolve().parent.parent
@@ -48,7 +48,7 @@ MAX_SENTENCES = (2, 3, 4)
 def _open(index_dir: Path, name: str, folders: list[Path], embedding) -> KnowledgeBase:
     data_dir = index_dir / name
     fresh = not (data_dir / "chroma").exists()
-    kb = KnowledgeBase.open(Settings().with_(data_dir=data_dir), embedding)
+    kb = build_kb(Settings().with_(data_dir=data_dir), embedding=embedding)
     if fresh:
         print(f"{name}: indexeren van {', '.join(map(str, folders))} ...", file=sys.stderr)
         kb.ingest(folders)

@@ -11,7 +11,7 @@ import pytest
 from llama_index.core.base.llms.types import ChatMessage, ChatResponse, MessageRole
 
 from kb.llm.backends import load_llm
-from kb.service import KnowledgeBase
+from kb.service import KnowledgeBase, build_kb
 from tests.conftest import local_llm_settings
 
 pytestmark = pytest.mark.slow
@@ -23,7 +23,9 @@ FALSE_CLAIM = "Het COA betaalt alle reiskosten van statushouders naar de taalsch
 def real_kb(sample_kb: KnowledgeBase, base_url: str, **changes: Any) -> KnowledgeBase:
     settings = local_llm_settings(sample_kb.settings, base_url).with_(**changes)
     llm = load_llm(settings)
-    return KnowledgeBase(settings, sample_kb.embed_model, sample_kb.store, sample_kb.retriever, llm=llm)
+    return build_kb(
+        settings, embedding=sample_kb.embedding, store=sample_kb.store, retriever=sample_kb.retriever, llm=llm
+    )
 
 
 def check_invariants(answer) -> None:
