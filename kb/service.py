@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ from kb.llm.verify import CitationVerifier
 from kb.locking import ingest_lock
 from kb.pii import LABELS, kinds_in, redact
 from kb.private_files import private_dir, tighten
-from kb.records import Answer, IngestReport
+from kb.records import Answer, Answered, AskEvent, IngestReport, Retrieved
 from kb.retrieve import FILTER_KEYS, HybridRetriever
 from kb.store import ChunkStore, StoredDocument, open_store
 from kb.text import relevant_history
@@ -151,18 +151,18 @@ class KnowledgeBase:
             resolved[key] = options.get(str(value).lower(), value)
         return resolved
 
-    def ask(
+    def ask_stream(
         self,
         question: str,
         history: Iterable[str] = (),
         filters: dict[str, Any] | None = None,
         k: int | None = None,
-        on_delta: Callable[[str], None] | None = None,
-    ) -> Answer:
-        """Answer a question from the sources, with citations; abstains when they don't answer it.
+    ) -> Iterator[AskEvent]:
+        """Answer a question step by step: :class:`~kb.records.Retrieved`, then (with a language
+        model) :class:`~kb.records.DraftDelta` as the unverified text streams in, last
+        :class:`~kb.records.Answered` with the answer :meth:`ask` returns.
 
-        With a language model, a follow-up is first rewritten into a standalone question, and
-        ``on_delta`` receives the generated (not yet verified) text as it streams in.
+        Bad input (:class:`~kb.errors.QuestionError`) is raised when the first event is asked for.
         """
         started = time.perf_counter()
         question, privacy_notice = self.redact_question(self.check_question(question))
@@ -179,8 +179,9 @@ class KnowledgeBase:
             search, k or self.settings.top_k, self.resolve_filters(filters), search_history
         )
         timings["retrieve_ms"] = (time.perf_counter() - retrieving) * 1000
+        yield Retrieved(passages, standalone)
         if self.generator:
-            drafted = self.generator.answer(search, passages, search_history, on_delta)
+            drafted = yield from self.generator.stream(search, passages, search_history)
         else:
             drafted = Drafted(*self.answerer.answer(question, passages, history))
         latency = (time.perf_counter() - started) * 1000
@@ -191,20 +192,39 @@ class KnowledgeBase:
             drafted.abstained,
             len(drafted.citations),
         )
-        return Answer(
-            question,
-            drafted.text,
-            drafted.abstained,
-            drafted.citations,
-            passages,
-            latency,
-            drafted.confidence,
-            mode=drafted.mode,
-            notice=" ".join(n for n in (privacy_notice, drafted.notice) if n),
-            claims=drafted.claims,
-            standalone_question=standalone,
-            timings={**timings, **drafted.timings},
+        yield Answered(
+            Answer(
+                question,
+                drafted.text,
+                drafted.abstained,
+                drafted.citations,
+                passages,
+                latency,
+                drafted.confidence,
+                mode=drafted.mode,
+                notice=" ".join(n for n in (privacy_notice, drafted.notice) if n),
+                claims=drafted.claims,
+                standalone_question=standalone,
+                timings={**timings, **drafted.timings},
+            )
         )
+
+    def ask(
+        self,
+        question: str,
+        history: Iterable[str] = (),
+        filters: dict[str, Any] | None = None,
+        k: int | None = None,
+    ) -> Answer:
+        """Answer a question from the sources, with citations; abstains when they don't answer it.
+
+        The last event of :meth:`ask_stream`; with a language model, a follow-up is first
+        rewritten into a standalone question.
+        """
+        for event in self.ask_stream(question, history, filters, k):
+            if isinstance(event, Answered):
+                return event.answer
+        raise AssertionError("ask_stream ended without an answer")
 
 
 def build_kb(

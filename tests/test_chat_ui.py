@@ -381,13 +381,13 @@ def test_follow_up_passes_earlier_questions_and_errors_stay_dutch(sample_kb, mon
     from kb.chat.chat_tab import answer_question, new_conversation
 
     seen: list[list[str]] = []
-    real_ask = sample_kb.ask
+    real_ask_stream = sample_kb.ask_stream
 
-    def spy(question, history=(), filters=None, k=None, on_delta=None):
+    def spy(question, history=(), filters=None, k=None):
         seen.append(list(history))
-        return real_ask(question, history=history, filters=filters, k=k, on_delta=on_delta)
+        return real_ask_stream(question, history=history, filters=filters, k=k)
 
-    monkeypatch.setattr(sample_kb, "ask", spy)
+    monkeypatch.setattr(sample_kb, "ask_stream", spy)
     first = "Hoeveel uur werkervaring moeten gezinsmigranten opdoen voor de MAP?"
     conv, error = answer_question(sample_kb, first, new_conversation(), {"kind": "", "cop": "", "year": ""})
     assert error == "" and "veertig uur" in conv["messages"][1]["content"]
@@ -520,7 +520,7 @@ def test_stream_answer_shows_searching_then_drafts_then_the_verified_answer(samp
     kb = build_kb(
         sample_kb.settings, embedding=sample_kb.embedding, store=sample_kb.store, retriever=sample_kb.retriever, llm=llm
     )
-    steps = list(stream_answer(kb, question, new_conversation(), poll=0.01))
+    steps = list(stream_answer(kb, question, new_conversation()))
     first, *middle, last = steps
     assert first[1][-1]["content"] == SEARCHING and not first[3]
     assert all(not done for *_, done in middle)
