@@ -259,7 +259,8 @@ def build_kb(
         tighten(settings.data_dir)  # a data folder from before was 755 with 644 files
     elif store.model_id != model_id:
         raise ValueError(f"the store holds {store.model_id} vectors, not {model_id}")
-    retriever = retriever or HybridRetriever(store, embed_model, **(retriever_options or {}))
+    if retriever is None:
+        retriever = HybridRetriever(store, embed_model, **(retriever_options or {}))
     answerer = ExtractiveAnswerer(config=answer_config, lexicon=lambda: retriever.lexicon)
     if llm is None:
         llm = load_llm(settings)
