@@ -40,9 +40,9 @@ def main() -> int:
 
         admin = AdminCredentials.from_env(environ)  # a too short password stops here, before any model loads
         from kb.chat.app import launch
-        from kb.service import KnowledgeBase
+        from kb.service import build_kb
 
-        kb = KnowledgeBase.open(settings)
+        kb = build_kb(settings)
         host = environ.get("KB_HOST", "").strip() or "127.0.0.1"
         launch(kb, host=host, port=port, ingest_corpus=True, admin=admin)
     except KBError as exc:

@@ -22,9 +22,9 @@ from typing import Any, Protocol
 from evals.errors import EvalError
 from evals.llm_setup import LLM_SYSTEM, EvalLLM
 from kb.answer import ExtractiveAnswerer
+from kb.config import Settings
 from kb.records import Answer, Passage
-from kb.retrieve import HybridRetriever
-from kb.service import KnowledgeBase
+from kb.service import KnowledgeBase, build_kb
 
 SYSTEMS = ("ours", "bm25", "dense", "rrf", "llamaindex")  # the default run, no language model needed
 KNOWN_SYSTEMS = ("ours", LLM_SYSTEM, "bm25", "dense", "rrf", "llamaindex")
@@ -47,27 +47,25 @@ class AnswerSystem(Protocol):
 
 def with_retrieval_mode(kb: KnowledgeBase, mode: str) -> KnowledgeBase:
     """A knowledge base over the same store and model whose retriever uses one signal (``bm25``/``dense``)."""
-    retriever = HybridRetriever(kb.store, kb.embed_model, mode=mode, plain=True)
-    return KnowledgeBase(kb.settings, kb.embed_model, kb.store, retriever=retriever, answer_config=kb.answerer.config)
+    return _sibling(kb, retriever_options={"mode": mode, "plain": True})
 
 
 def with_plain_rrf(kb: KnowledgeBase) -> KnowledgeBase:
     """The textbook hybrid: BM25 and e5 rankings fused by reciprocal rank with equal weights, none
     of our additions (compounds, lexicon, per-document cap); same chunks and answerer."""
-    retriever = HybridRetriever(kb.store, kb.embed_model, fusion="rrf", plain=True)
-    return KnowledgeBase(kb.settings, kb.embed_model, kb.store, retriever=retriever, answer_config=kb.answerer.config)
+    return _sibling(kb, retriever_options={"fusion": "rrf", "plain": True})
 
 
 def with_llm(kb: KnowledgeBase, llm: EvalLLM) -> KnowledgeBase:
     """The same knowledge base (store, retriever, answerer settings) with a language model writing answers."""
-    return KnowledgeBase(
-        llm.apply_to(kb.settings),
-        kb.embed_model,
-        kb.store,
-        retriever=kb.retriever,
-        answer_config=kb.answerer.config,
-        llm=llm.llm,
-    )
+    return _sibling(kb, llm.apply_to(kb.settings), retriever=kb.retriever, llm=llm.llm)
+
+
+def _sibling(kb: KnowledgeBase, settings: Settings | None = None, **overrides: Any) -> KnowledgeBase:
+    """A knowledge base over ``kb``'s store and embedding model with its answerer settings;
+    without a language model unless one is given."""
+    settings = settings or kb.settings.with_(llm="off")
+    return build_kb(settings, embedding=kb.embedding, store=kb.store, answer_config=kb.answerer.config, **overrides)
 
 
 def corpus_documents(corpus_dirs: Path | Sequence[Path]) -> tuple[list[Any], dict[str, dict[str, Any]]]:

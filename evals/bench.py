@@ -233,7 +233,7 @@ def make_scaled_corpus(target: Path, n_docs: int, seed: int = 7) -> None:
 def run(n_docs: int, real_embeddings: bool) -> dict[str, Any]:
     from kb.config import Settings
     from kb.embeddings import load_embedding
-    from kb.service import KnowledgeBase
+    from kb.service import build_kb
     from kb.store import open_store
 
     results: dict[str, Any] = {}
@@ -242,7 +242,7 @@ def run(n_docs: int, real_embeddings: bool) -> dict[str, Any]:
     results["model_load_s"] = time.perf_counter() - started
     with tempfile.TemporaryDirectory(prefix="kb-bench-") as tmp:
         settings = Settings().with_(data_dir=Path(tmp) / "sample", corpus_dir=REPO / "corpus")
-        kb = KnowledgeBase.open(settings, (e5, model_id))
+        kb = build_kb(settings, embedding=(e5, model_id))
         report = kb.ingest([REPO / "corpus"])
         passages = sum(r.chunks for r in report.results)
         results["sample"] = {
@@ -283,10 +283,10 @@ def run(n_docs: int, real_embeddings: bool) -> dict[str, Any]:
             embedder = e5 if real_embeddings else SentenceMeanEmbedding(e5)
             scaled_settings = settings.with_(data_dir=Path(tmp) / "scaled")
             store = open_store(scaled_settings, model_id, 384)
-            scaled_kb = KnowledgeBase(scaled_settings, embedder, store)
+            scaled_kb = build_kb(scaled_settings, embedding=(embedder, model_id), store=store)
             scaled_kb.ingest([REPO / "corpus"])
             report = scaled_kb.ingest([scaled_dir])
-            scaled_kb = KnowledgeBase(scaled_settings, e5, store)  # queries with the real model
+            scaled_kb = build_kb(scaled_settings, embedding=(e5, model_id), store=store)  # queries with the real model
             open_started = time.perf_counter()
             scaled_kb.retriever.refresh()
             results["scaled"] = {

@@ -83,14 +83,13 @@ def end_to_end(kb, questions: list[str]) -> dict[str, Any]:
 def run(local_llm: bool, configured: bool, n_questions: int) -> dict[str, Any]:
     from kb.config import Settings
     from kb.embeddings import load_embedding
-    from kb.llm.backends import load_llm
-    from kb.service import KnowledgeBase
+    from kb.service import build_kb
 
     results: dict[str, Any] = {}
     e5 = load_embedding("e5")
     with tempfile.TemporaryDirectory(prefix="kb-bench-llm-") as tmp, ExitStack() as stack:
         settings = Settings.from_env().with_(data_dir=Path(tmp) / "data", corpus_dir=REPO / "corpus")
-        kb = KnowledgeBase.open(settings.with_(llm="off"), e5)
+        kb = build_kb(settings.with_(llm="off"), embedding=e5)
         kb.ingest([REPO / "corpus"])
         results["verification"] = verification_cost(kb)
         print(json.dumps(results, indent=2), flush=True)
@@ -104,7 +103,7 @@ def run(local_llm: bool, configured: bool, n_questions: int) -> dict[str, Any]:
                 llm="openai-compatible", llm_base_url=base_url, llm_model=MODEL_ALIAS, llm_max_tokens=200, llm_sources=3
             )
         if local_llm or configured:
-            llm_kb = KnowledgeBase(settings, kb.embed_model, kb.store, kb.retriever, llm=load_llm(settings))
+            llm_kb = build_kb(settings, embedding=kb.embedding, store=kb.store, retriever=kb.retriever)
             results["llm"] = {"model": settings.llm_model, **end_to_end(llm_kb, QUESTIONS[:n_questions])}
         results["peak_rss_mb"] = peak_rss_mb()
     return results

@@ -115,9 +115,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--check", action="store_true", help="score the coefficients in the code; fit nothing")
     args = parser.parse_args(argv)
 
-    from kb.service import KnowledgeBase
+    from kb.service import build_kb
 
-    kb = KnowledgeBase.open(Settings.from_env())
+    kb = build_kb(Settings.from_env())
     kb.retriever.refresh(force=True)  # the IDF comes from the loaded index, as when answering
     verifier = CitationVerifier(kb.embed_model, kb.retriever.idf)
     rows = signals(verifier, load_claims(args.claims))

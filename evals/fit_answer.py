@@ -38,7 +38,7 @@ from kb.embeddings import load_embedding
 from kb.offline import apply_offline_env
 from kb.sentence_vectors import SentenceVectors
 from kb.sentences import MODEL_PATH, QUESTION_FEATURES, RERANK_FEATURES, SENTENCE_FEATURES, AnswerModel
-from kb.service import KnowledgeBase
+from kb.service import KnowledgeBase, build_kb
 from kb.text import normalize_whitespace, relevant_history
 
 REPO = Path(__file__).resolve().parent.parent
@@ -53,7 +53,7 @@ MAX_SENTENCES = (2, 3, 4)
 def _open(index_dir: Path, name: str, folders: list[Path], embedding) -> KnowledgeBase:
     data_dir = index_dir / name
     fresh = not (data_dir / "chroma").exists()
-    kb = KnowledgeBase.open(Settings().with_(data_dir=data_dir), embedding)
+    kb = build_kb(Settings().with_(data_dir=data_dir), embedding=embedding)
     kb.answerer.model = UNFITTED  # collect() reads features only; the stored model may predate them
     if fresh:
         print(f"{name}: indexeren van {', '.join(map(str, folders))} ...", file=sys.stderr)

@@ -37,7 +37,7 @@ from evals.scoring import score_answer, summarize, system_summary
 from evals.split import select_split
 from kb.config import Settings
 from kb.errors import KBError
-from kb.service import KnowledgeBase
+from kb.service import KnowledgeBase, build_kb
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "corpus"
@@ -126,13 +126,13 @@ def _open_index(
             raise EvalError(
                 f"Indexmap '{config.data_dir}' bestaat niet. Laat --data-dir weg om een verse index te bouwen."
             )
-        kb = KnowledgeBase.open(Settings().with_(data_dir=config.data_dir), embedding)
+        kb = build_kb(Settings().with_(data_dir=config.data_dir), embedding=embedding)
         if not kb.documents():
             raise EvalError(f"De index in '{config.data_dir}' is leeg. Draai eerst kb ingest, of laat --data-dir weg.")
         return kb, {"data_dir": str(config.data_dir), "fresh": False}
     # A new folder name per run: Chroma refuses to reopen a deleted path in the same process.
     data_dir = Path(tempfile.mkdtemp(prefix="index-", dir=config.out_dir))
-    kb = KnowledgeBase.open(Settings().with_(data_dir=data_dir, corpus_dir=config.corpus_dir), embedding)
+    kb = build_kb(Settings().with_(data_dir=data_dir, corpus_dir=config.corpus_dir), embedding=embedding)
     log(f"Corpus {', '.join(map(str, folders))} indexeren in {data_dir} ...")
     report = kb.ingest(folders)
     refused = [r for r in report.results if r.status == "refused"]

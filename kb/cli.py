@@ -27,10 +27,10 @@ def _settings(ctx: click.Context) -> Settings:
 
 
 def _open_kb(ctx: click.Context):
-    from kb.service import KnowledgeBase
+    from kb.service import build_kb
 
     if "kb" not in ctx.obj:
-        ctx.obj["kb"] = KnowledgeBase.open(_settings(ctx))
+        ctx.obj["kb"] = build_kb(_settings(ctx))
     return ctx.obj["kb"]
 
 

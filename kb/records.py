@@ -169,6 +169,33 @@ class Answer:
         }
 
 
+# -- what ``KnowledgeBase.ask_stream`` yields, in this order --------------------------------
+@dataclass(frozen=True)
+class Retrieved:
+    """The passages found for the question, before an answer is made from them."""
+
+    passages: list[Passage]
+    standalone_question: str = ""  # the follow-up as rewritten by the language model, if it was
+
+
+@dataclass(frozen=True)
+class DraftDelta:
+    """More of the language model's answer as it streams in; not yet checked against the sources."""
+
+    delta: str  # the new text
+    draft: str  # everything written so far
+
+
+@dataclass(frozen=True)
+class Answered:
+    """The final answer (verified when a language model wrote it); always the last event."""
+
+    answer: Answer
+
+
+AskEvent = Retrieved | DraftDelta | Answered
+
+
 STATUS_NL = {
     "added": "toegevoegd",
     "replaced": "vervangen",

@@ -1,7 +1,8 @@
 """The knowledge base as one object: ingest, ask, list and remove documents.
 
-Built at the edge (CLI, chat app, eval) from :class:`~kb.config.Settings`; every part
-(embedding model, store, retriever, answerer) is passed in or built here once.
+Built at the edge (CLI, chat app, eval, tests) with :func:`build_kb` from
+:class:`~kb.config.Settings`: the one place where the parts (embedding model, store,
+retriever, answerer, language model) are made and wired; an override replaces one of them.
 
 This facade is the only module in ``kb`` that imports ``ingest``: ingest sits before the
 store in the pipeline and builds on ``kb``'s records, store and text rules, so the rest of
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ from kb.llm.verify import CitationVerifier
 from kb.locking import ingest_lock
 from kb.pii import LABELS, kinds_in, redact
 from kb.private_files import private_dir, tighten
-from kb.records import Answer, IngestReport
+from kb.records import Answer, Answered, AskEvent, IngestReport, Retrieved
 from kb.retrieve import FILTER_KEYS, HybridRetriever
 from kb.sentence_vectors import SentenceVectors
 from kb.store import ChunkStore, StoredDocument, open_store
@@ -40,46 +41,35 @@ log = logging.getLogger(__name__)
 
 
 class KnowledgeBase:
-    """Facade over ingest → store → retrieve → answer."""
+    """Facade over ingest → store → retrieve → answer. Made by :func:`build_kb`."""
 
     def __init__(
         self,
         settings: Settings,
         embed_model: BaseEmbedding,
         store: ChunkStore,
-        retriever: HybridRetriever | None = None,
-        answer_config: AnswerConfig | None = None,
-        llm: LLM | None = None,
+        retriever: HybridRetriever,
+        answerer: ExtractiveAnswerer,
+        generator: GenerativeAnswerer | None = None,
     ) -> None:
         self.settings = settings
         self.embed_model = embed_model
         self.store = store
-        self.retriever = retriever or HybridRetriever(store, embed_model)
-        self.sentence_vectors = SentenceVectors(embed_model)  # one cache for the answerer and the verifier
-        self.answerer = ExtractiveAnswerer(
-            config=answer_config, lexicon=lambda: self.retriever.lexicon, similarity=self.sentence_vectors
-        )
-        self.generator: GenerativeAnswerer | None = None
-        if llm is not None:
-            config = GenerationConfig(settings.llm_sources, retries=settings.llm_retries, timeout=settings.llm_timeout)
-            verifier = CitationVerifier(embed_model, self.retriever.idf, vectors=self.sentence_vectors)
-            self.generator = GenerativeAnswerer(llm, verifier, self.answerer, config)
+        self.retriever = retriever
+        self.answerer = answerer
+        self.generator = generator
 
     @classmethod
     def open(
         cls, settings: Settings, embedding: tuple[BaseEmbedding, str] | None = None, llm: LLM | None = None
     ) -> KnowledgeBase:
-        """Load the configured models and open the store (refuses an embedding-model mismatch).
+        """Same as :func:`build_kb` with these two overrides (kept for existing callers)."""
+        return build_kb(settings, embedding=embedding, llm=llm)
 
-        The language model comes from ``KB_LLM`` unless one is passed; with ``KB_LLM=off``
-        answers stay extractive.
-        """
-        embed_model, model_id = embedding or load_embedding(settings.embedding)
-        dim = len(embed_model.get_query_embedding("dimensie"))
-        private_dir(settings.data_dir)
-        store = open_store(settings, model_id, dim)
-        tighten(settings.data_dir)  # a data folder from before was 755 with 644 files
-        return cls(settings, embed_model, store, llm=llm or load_llm(settings))
+    @property
+    def embedding(self) -> tuple[BaseEmbedding, str]:
+        """(model, model id): to build another knowledge base over the same store."""
+        return self.embed_model, self.store.model_id
 
     @property
     def mode(self) -> str:
@@ -162,18 +152,18 @@ class KnowledgeBase:
             resolved[key] = options.get(str(value).lower(), value)
         return resolved
 
-    def ask(
+    def ask_stream(
         self,
         question: str,
         history: Iterable[str] = (),
         filters: dict[str, Any] | None = None,
         k: int | None = None,
-        on_delta: Callable[[str], None] | None = None,
-    ) -> Answer:
-        """Answer a question from the sources, with citations; abstains when they don't answer it.
+    ) -> Iterator[AskEvent]:
+        """Answer a question step by step: :class:`~kb.records.Retrieved`, then (with a language
+        model) :class:`~kb.records.DraftDelta` as the unverified text streams in, last
+        :class:`~kb.records.Answered` with the answer :meth:`ask` returns.
 
-        With a language model, a follow-up is first rewritten into a standalone question, and
-        ``on_delta`` receives the generated (not yet verified) text as it streams in.
+        Bad input (:class:`~kb.errors.QuestionError`) is raised when the first event is asked for.
         """
         started = time.perf_counter()
         question, privacy_notice = self.redact_question(self.check_question(question))
@@ -190,8 +180,9 @@ class KnowledgeBase:
             search, k or self.settings.top_k, self.resolve_filters(filters), search_history
         )
         timings["retrieve_ms"] = (time.perf_counter() - retrieving) * 1000
+        yield Retrieved(passages, standalone)
         if self.generator:
-            drafted = self.generator.answer(search, passages, search_history, on_delta)
+            drafted = yield from self.generator.stream(search, passages, search_history)
         else:
             drafted = Drafted(*self.answerer.answer(question, passages, history))
         latency = (time.perf_counter() - started) * 1000
@@ -202,17 +193,82 @@ class KnowledgeBase:
             drafted.abstained,
             len(drafted.citations),
         )
-        return Answer(
-            question,
-            drafted.text,
-            drafted.abstained,
-            drafted.citations,
-            passages,
-            latency,
-            drafted.confidence,
-            mode=drafted.mode,
-            notice=" ".join(n for n in (privacy_notice, drafted.notice) if n),
-            claims=drafted.claims,
-            standalone_question=standalone,
-            timings={**timings, **drafted.timings},
+        yield Answered(
+            Answer(
+                question,
+                drafted.text,
+                drafted.abstained,
+                drafted.citations,
+                passages,
+                latency,
+                drafted.confidence,
+                mode=drafted.mode,
+                notice=" ".join(n for n in (privacy_notice, drafted.notice) if n),
+                claims=drafted.claims,
+                standalone_question=standalone,
+                timings={**timings, **drafted.timings},
+            )
         )
+
+    def ask(
+        self,
+        question: str,
+        history: Iterable[str] = (),
+        filters: dict[str, Any] | None = None,
+        k: int | None = None,
+    ) -> Answer:
+        """Answer a question from the sources, with citations; abstains when they don't answer it.
+
+        The last event of :meth:`ask_stream`; with a language model, a follow-up is first
+        rewritten into a standalone question.
+        """
+        for event in self.ask_stream(question, history, filters, k):
+            if isinstance(event, Answered):
+                return event.answer
+        raise AssertionError("ask_stream ended without an answer")
+
+
+def build_kb(
+    settings: Settings,
+    *,
+    embedding: tuple[BaseEmbedding, str] | None = None,
+    store: ChunkStore | None = None,
+    retriever: HybridRetriever | None = None,
+    retriever_options: dict[str, Any] | None = None,
+    answer_config: AnswerConfig | None = None,
+    llm: LLM | None = None,
+) -> KnowledgeBase:
+    """The knowledge base for ``settings``; each override replaces one part that is otherwise
+    made from the settings.
+
+    - ``embedding``: (model, model id) instead of loading ``KB_EMBEDDING``.
+    - ``store``: an open store (shared with another knowledge base; give its ``embedding`` too)
+      instead of opening the configured one, which refuses an embedding-model mismatch.
+    - ``retriever``: a retriever to share, or ``retriever_options`` for
+      :class:`~kb.retrieve.HybridRetriever` (``mode``, ``fusion``, ``plain``, weights).
+    - ``answer_config``: the extractive answerer's settings.
+    - ``llm``: the language model instead of ``KB_LLM``; with ``KB_LLM=off`` and none given,
+      answers stay extractive.
+    """
+    if retriever is not None and retriever_options:
+        raise ValueError("give a retriever or retriever_options, not both")
+    embed_model, model_id = embedding or load_embedding(settings.embedding)
+    if store is None:
+        dim = len(embed_model.get_query_embedding("dimensie"))
+        private_dir(settings.data_dir)
+        store = open_store(settings, model_id, dim)
+        tighten(settings.data_dir)  # a data folder from before was 755 with 644 files
+    elif store.model_id != model_id:
+        raise ValueError(f"the store holds {store.model_id} vectors, not {model_id}")
+    if retriever is None:
+        retriever = HybridRetriever(store, embed_model, **(retriever_options or {}))
+    vectors = SentenceVectors(embed_model)  # one sentence-vector cache for the answerer and the verifier
+    answerer = ExtractiveAnswerer(config=answer_config, lexicon=lambda: retriever.lexicon, similarity=vectors)
+    if llm is None:
+        llm = load_llm(settings)
+    generator = None
+    if llm is not None:
+        config = GenerationConfig(settings.llm_sources, retries=settings.llm_retries, timeout=settings.llm_timeout)
+        verifier = CitationVerifier(embed_model, retriever.idf, vectors=vectors)
+        generator = GenerativeAnswerer(llm, verifier, answerer, config)
+    return KnowledgeBase(settings, embed_model, store, retriever, answerer, generator)

@@ -33,18 +33,18 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 def kb(settings, e5):
     """An empty knowledge base in a fresh temp dir."""
-    from kb.service import KnowledgeBase
+    from kb.service import build_kb
 
-    return KnowledgeBase.open(settings, e5)
+    return build_kb(settings, embedding=e5)
 
 
 @pytest.fixture(scope="session")
 def sample_data_dir(tmp_path_factory, e5) -> Path:
     """A data dir with the sample corpus ingested once for the whole session."""
-    from kb.service import KnowledgeBase
+    from kb.service import build_kb
 
     data_dir = tmp_path_factory.mktemp("sample") / "data"
-    kb = KnowledgeBase.open(Settings().with_(data_dir=data_dir, corpus_dir=CORPUS), e5)
+    kb = build_kb(Settings().with_(data_dir=data_dir, corpus_dir=CORPUS), embedding=e5)
     report = kb.ingest([CORPUS])
     assert report.count("added") == 5, report.to_dict()
     return data_dir
@@ -52,9 +52,9 @@ def sample_data_dir(tmp_path_factory, e5) -> Path:
 
 @pytest.fixture(scope="session")
 def sample_kb(sample_data_dir, e5):
-    from kb.service import KnowledgeBase
+    from kb.service import build_kb
 
-    return KnowledgeBase.open(Settings().with_(data_dir=sample_data_dir, corpus_dir=CORPUS), e5)
+    return build_kb(Settings().with_(data_dir=sample_data_dir, corpus_dir=CORPUS), embedding=e5)
 
 
 @pytest.fixture

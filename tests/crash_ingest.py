@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from kb.config import Settings
-from kb.service import KnowledgeBase
+from kb.service import build_kb
 from kb.store import ChunkStore
 
 ChunkStore.UPSERT_BATCH = 4
@@ -40,7 +40,7 @@ def slow_add(self, *args, **kwargs):
 ChunkStore.add_document = slow_add
 
 if __name__ == "__main__":
-    kb = KnowledgeBase.open(Settings().with_(data_dir=Path(sys.argv[1])))
+    kb = build_kb(Settings().with_(data_dir=Path(sys.argv[1])))
     print("ready", flush=True)
     report = kb.ingest([Path(p) for p in sys.argv[2:]])
     print("done", report.summary_nl(), flush=True)

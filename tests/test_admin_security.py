@@ -54,7 +54,7 @@ def app(tmp_path_factory, sample_data_dir, e5):
     from kb.chat.app import admin_gate, launch
     from kb.chat.auth import AdminCredentials
     from kb.config import Settings
-    from kb.service import KnowledgeBase
+    from kb.service import build_kb
 
     data_dir = tmp_path_factory.mktemp("admin") / "data"
     shutil.copytree(sample_data_dir, data_dir)
@@ -62,7 +62,7 @@ def app(tmp_path_factory, sample_data_dir, e5):
     leftover.parent.mkdir(parents=True)
     leftover.write_text("BSN 123456782", encoding="utf-8")
     settings = Settings().with_(data_dir=data_dir, corpus_dir=CORPUS)
-    kb = KnowledgeBase.open(settings, e5)
+    kb = build_kb(settings, embedding=e5)
     clock = FakeClock()
     gate = admin_gate(AdminCredentials(*ADMIN), settings, clock)
     server = launch(kb, host="127.0.0.1", port=_free_port(), ingest_corpus=False, block=False, gate=gate)

@@ -59,11 +59,11 @@ def chat_server(tmp_path_factory, sample_data_dir, e5):
     """The app serving a private copy of the sample index, with a test admin account from env."""
     from kb.chat.app import launch
     from kb.config import Settings
-    from kb.service import KnowledgeBase
+    from kb.service import build_kb
 
     data_dir = tmp_path_factory.mktemp("chat") / "data"
     shutil.copytree(sample_data_dir, data_dir)
-    kb = KnowledgeBase.open(Settings().with_(data_dir=data_dir, corpus_dir=CORPUS), e5)
+    kb = build_kb(Settings().with_(data_dir=data_dir, corpus_dir=CORPUS), embedding=e5)
     admin = ("trekker-test", secrets.token_urlsafe(12))
     port = _free_port()
     with pytest.MonkeyPatch.context() as env:
@@ -285,10 +285,10 @@ def llm_chat_server(sample_data_dir, e5, local_llm_url):
     """The app with the REAL local model (Gemma 3 270M) writing the answers."""
     from kb.chat.app import launch
     from kb.config import Settings
-    from kb.service import KnowledgeBase
+    from kb.service import build_kb
 
     settings = local_llm_settings(Settings().with_(data_dir=sample_data_dir, corpus_dir=CORPUS), local_llm_url)
-    kb = KnowledgeBase.open(settings, e5)
+    kb = build_kb(settings, embedding=e5)
     port = _free_port()
     demo = launch(kb, host="127.0.0.1", port=port, ingest_corpus=False, block=False)
     try:

@@ -381,13 +381,13 @@ def test_follow_up_passes_earlier_questions_and_errors_stay_dutch(sample_kb, mon
     from kb.chat.chat_tab import answer_question, new_conversation
 
     seen: list[list[str]] = []
-    real_ask = sample_kb.ask
+    real_ask_stream = sample_kb.ask_stream
 
-    def spy(question, history=(), filters=None, k=None, on_delta=None):
+    def spy(question, history=(), filters=None, k=None):
         seen.append(list(history))
-        return real_ask(question, history=history, filters=filters, k=k, on_delta=on_delta)
+        return real_ask_stream(question, history=history, filters=filters, k=k)
 
-    monkeypatch.setattr(sample_kb, "ask", spy)
+    monkeypatch.setattr(sample_kb, "ask_stream", spy)
     first = "Hoeveel uur werkervaring moeten gezinsmigranten opdoen voor de MAP?"
     conv, error = answer_question(sample_kb, first, new_conversation(), {"kind": "", "cop": "", "year": ""})
     assert error == "" and "veertig uur" in conv["messages"][1]["content"]
@@ -428,9 +428,9 @@ def test_uploads_are_ingested_and_no_original_is_kept(tmp_path, e5):
     """Bug: uploaded originals (unredacted) and refused uploads stayed in KB_DATA_DIR/uploads/."""
     from kb.chat.documents_tab import ingest_uploads, remove_document, upload_dir
     from kb.config import Settings
-    from kb.service import KnowledgeBase
+    from kb.service import build_kb
 
-    kb = KnowledgeBase.open(Settings().with_(data_dir=tmp_path / "data"), e5)
+    kb = build_kb(Settings().with_(data_dir=tmp_path / "data"), embedding=e5)
     good = make_pdf(
         tmp_path / "in" / "1",
         [["De gemeente Wormerveld geeft elke inburgeraar in de opstartklas een gratis fiets van de Fietsbank."]],
@@ -509,7 +509,7 @@ def test_fallback_answer_shows_the_reason():
 @pytest.mark.slow
 def test_stream_answer_shows_searching_then_drafts_then_the_verified_answer(sample_kb):
     from kb.chat.chat_tab import new_conversation, stream_answer
-    from kb.service import KnowledgeBase
+    from kb.service import build_kb
     from tests.fakes import fake_server
 
     question = "Hoeveel uur werkervaring moeten gezinsmigranten opdoen voor de MAP?"
@@ -517,8 +517,10 @@ def test_stream_answer_shows_searching_then_drafts_then_the_verified_answer(samp
     passages = sample_kb.retriever.retrieve(question, 10, {}, [])
     n = next(i for i, p in enumerate(passages[:5], 1) if "veertig uur" in p.text)
     llm = fake_server(answer=f"{fact} [{n}]. Het COA betaalt de reiskosten naar Zaandam [{n}]. {fact} [{n}].")
-    kb = KnowledgeBase(sample_kb.settings, sample_kb.embed_model, sample_kb.store, sample_kb.retriever, llm=llm)
-    steps = list(stream_answer(kb, question, new_conversation(), poll=0.01))
+    kb = build_kb(
+        sample_kb.settings, embedding=sample_kb.embedding, store=sample_kb.store, retriever=sample_kb.retriever, llm=llm
+    )
+    steps = list(stream_answer(kb, question, new_conversation()))
     first, *middle, last = steps
     assert first[1][-1]["content"] == SEARCHING and not first[3]
     assert all(not done for *_, done in middle)

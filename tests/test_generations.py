@@ -14,7 +14,7 @@ import pytest
 from kb.config import Settings
 from kb.errors import StoreUnavailableError
 from kb.locking import ingest_lock
-from kb.service import KnowledgeBase
+from kb.service import build_kb
 from kb.store import drop_collection, open_store
 
 pytestmark = pytest.mark.slow
@@ -114,7 +114,7 @@ def test_running_app_quotes_a_replacement_with_the_same_passage_count_and_forget
 def test_every_write_path_changes_the_generation(settings, e5, tmp_path):
     from kb.backup import export_index, import_index
 
-    kb = KnowledgeBase.open(settings, e5)
+    kb = build_kb(settings, embedding=e5)
     seen = [kb.store.generation()]
 
     def changed() -> bool:
@@ -152,14 +152,14 @@ def test_idf_is_right_before_the_first_question(sample_data_dir, e5):
     """Regression: the IDF table was a constant until the first retrieval built the snapshot."""
     from kb.text import tokenize
 
-    kb = KnowledgeBase.open(Settings().with_(data_dir=sample_data_dir), e5)
+    kb = build_kb(Settings().with_(data_dir=sample_data_dir), embedding=e5)
     (rare,), (common,) = tokenize("logeerregeling"), tokenize("inburgering")
     assert kb.retriever.idf(rare) > kb.retriever.idf(common) > 0
     assert kb.retriever.known(rare)
 
 
 def test_removal_waits_for_a_running_ingest(settings, e5, tmp_path):
-    kb = KnowledgeBase.open(settings, e5)
+    kb = build_kb(settings, embedding=e5)
     kb.ingest([_taalcafe(tmp_path / "docs", "dinsdag")])
     with ingest_lock(settings):  # an ingest in progress
         remover = subprocess.Popen(

@@ -19,7 +19,7 @@ from kb.injection import asks_for_secret, find_instructions
 from kb.llm.generate import REASONS
 from kb.llm.prompts import SOURCE_CLOSE, SOURCE_OPEN, SYSTEM_PROMPT, answer_messages
 from kb.records import Answer, Claim, Passage
-from kb.service import KnowledgeBase
+from kb.service import build_kb
 from tests.conftest import CORPUS
 from tests.fakes import fake_server
 from tests.test_llm import MAP_FACT, MAP_Q, source_number, with_llm
@@ -142,7 +142,9 @@ def test_request_for_a_password_is_never_kept_even_when_the_source_says_it(kb, t
     assert report.results[0].warnings
     phishing_sentence = "Bel 0900-1234567 en geef uw DigiD-wachtwoord door aan de medewerker"
     llm = fake_server(answer=f"{phishing_sentence} [1]. Negeer deze zin niet [1].")
-    generating = KnowledgeBase(kb.settings.with_(llm_retries=0), kb.embed_model, kb.store, kb.retriever, llm=llm)
+    generating = build_kb(
+        kb.settings.with_(llm_retries=0), embedding=kb.embedding, store=kb.store, retriever=kb.retriever, llm=llm
+    )
     question = "Wat moet de inburgeraar doorgeven aan de medewerker?"
     answer = generating.ask(question)
     secret = next(c for c in answer.claims if "wachtwoord" in c.text)

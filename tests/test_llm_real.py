@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from llama_index.core.base.llms.types import ChatMessage, ChatResponse, MessageRole
 
-from kb.llm.backends import load_llm
-from kb.service import KnowledgeBase
+from kb.records import DraftDelta
+from kb.service import KnowledgeBase, build_kb
 from tests.conftest import local_llm_settings
 
 pytestmark = pytest.mark.slow
@@ -22,8 +22,7 @@ FALSE_CLAIM = "Het COA betaalt alle reiskosten van statushouders naar de taalsch
 
 def real_kb(sample_kb: KnowledgeBase, base_url: str, **changes: Any) -> KnowledgeBase:
     settings = local_llm_settings(sample_kb.settings, base_url).with_(**changes)
-    llm = load_llm(settings)
-    return KnowledgeBase(settings, sample_kb.embed_model, sample_kb.store, sample_kb.retriever, llm=llm)
+    return build_kb(settings, embedding=sample_kb.embedding, store=sample_kb.store, retriever=sample_kb.retriever)
 
 
 def check_invariants(answer) -> None:
@@ -55,8 +54,9 @@ def test_real_model_streams_through_the_openai_compatible_client(sample_kb, loca
 
 def test_real_model_answer_is_verified_sentence_by_sentence(sample_kb, local_llm_url):
     kb = real_kb(sample_kb, local_llm_url)
-    seen: list[str] = []
-    answer = kb.ask(MAP_Q, on_delta=seen.append)
+    events = list(kb.ask_stream(MAP_Q))
+    seen = [e.draft for e in events if isinstance(e, DraftDelta)]
+    answer = events[-1].answer
     assert len(seen) > 3 and all(b.startswith(a) for a, b in zip(seen, seen[1:]))  # streamed
     check_invariants(answer)
     if answer.mode == "llm-fallback":  # the extractive answer, with the note saying why

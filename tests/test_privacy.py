@@ -29,7 +29,7 @@ from kb.chat.render import answer_markdown, citation_html, document_rows, ingest
 from kb.cli import main
 from kb.config import Settings
 from kb.records import Answer
-from kb.service import KnowledgeBase
+from kb.service import build_kb
 from tests.conftest import CORPUS
 
 # form -> (a sentence holding it, the form as a title or file name would hold it, the value that
@@ -147,7 +147,7 @@ def leaky_run(leaky_corpus, tmp_path_factory, e5):
 def _leaky_run(leaky_corpus, tmp_path_factory, e5):
     data = tmp_path_factory.mktemp("leaky-data") / "data"
     settings = Settings().with_(data_dir=data, corpus_dir=leaky_corpus)
-    kb = KnowledgeBase.open(settings, e5)
+    kb = build_kb(settings, embedding=e5)
     records: list[logging.LogRecord] = []
 
     class Keep(logging.Handler):

@@ -19,7 +19,7 @@ from kb.cli import main
 from kb.config import Settings
 from kb.errors import ConfigError
 from kb.privacy import purge
-from kb.service import KnowledgeBase
+from kb.service import build_kb
 from tests.fakes import fake_server
 
 BSN, EMAIL, MOBILE = "111.222.333", "j.devries@gmail.com", "06-12345678"
@@ -45,8 +45,12 @@ def modes(root: Path) -> dict[str, int]:
 @pytest.mark.slow
 def test_question_with_personal_data_is_redacted_before_search_model_log_and_feedback(sample_kb, caplog, tmp_path):
     llm = fake_server(answer="De bronnen geven hier geen antwoord op.")
-    kb = KnowledgeBase(
-        sample_kb.settings.with_(llm_retries=0), sample_kb.embed_model, sample_kb.store, sample_kb.retriever, llm=llm
+    kb = build_kb(
+        sample_kb.settings.with_(llm_retries=0),
+        embedding=sample_kb.embedding,
+        store=sample_kb.store,
+        retriever=sample_kb.retriever,
+        llm=llm,
     )
     searched: list[str] = []
     original = kb.retriever.retrieve
@@ -124,7 +128,7 @@ def test_an_existing_open_data_folder_is_tightened(settings, e5):
     old = settings.data_dir / "feedback.jsonl"
     old.write_text("")
     old.chmod(0o644)
-    KnowledgeBase.open(settings, e5)
+    build_kb(settings, embedding=e5)
     assert all(mode in (0o700, 0o600) for mode in modes(settings.data_dir).values()), modes(settings.data_dir)
 
 

@@ -22,7 +22,7 @@ from ingest.privacy import guard, scan_blocks, valid_bsn, valid_iban
 from kb.cli import main
 from kb.config import Settings
 from kb.errors import DocumentError
-from kb.service import KnowledgeBase
+from kb.service import build_kb
 from tests.files import make_pdf
 
 REPO = Path(__file__).resolve().parent.parent
@@ -82,7 +82,7 @@ def test_no_personal_data_is_retrievable_after_default_ingest(kb, tmp_path):
 
 @pytest.mark.slow
 def test_refuse_policy_indexes_nothing(settings, e5, tmp_path):
-    kb = KnowledgeBase.open(settings.with_(pii_policy="refuse"), e5)
+    kb = build_kb(settings.with_(pii_policy="refuse"), embedding=e5)
     note = tmp_path / "casus.md"
     note.write_text(CASE_NOTE, encoding="utf-8")
     result = kb.ingest([note]).results[0]
@@ -140,7 +140,7 @@ def test_fuzz_loaders_never_crash(tmp_path):
 
 @pytest.mark.slow
 def test_junk_batch_leaves_the_index_unchanged(sample_copy, e5, tmp_path):
-    kb = KnowledgeBase.open(Settings().with_(data_dir=sample_copy), e5)
+    kb = build_kb(Settings().with_(data_dir=sample_copy), embedding=e5)
     before = {d.doc_id: (d.doc_hash, d.chunks) for d in kb.documents()}
     count = kb.store.count()
     _junk_files(tmp_path / "junk")
@@ -183,7 +183,7 @@ def test_kill_9_during_a_replace_keeps_the_old_version_and_the_next_run_complete
     child.wait(timeout=60)
     assert child.returncode == -signal.SIGKILL, lines
 
-    kb = KnowledgeBase.open(Settings().with_(data_dir=sample_copy), e5)
+    kb = build_kb(Settings().with_(data_dir=sample_copy), embedding=e5)
     question = "Hoeveel uur werkervaring moeten gezinsmigranten opdoen voor de MAP?"
     during = kb.ask(question)
     assert "veertig uur" in during.text and "zestig" not in " ".join(p.text for p in during.retrieved)
@@ -256,7 +256,7 @@ def test_queries_during_a_replace_see_old_or_new_never_both_or_neither(kb, tmp_p
 def test_queries_from_several_threads_during_an_ingest_have_no_errors(sample_copy, e5, tmp_path):
     from evals.bench import load_during_ingest, make_scaled_corpus
 
-    kb = KnowledgeBase.open(Settings().with_(data_dir=sample_copy), e5)
+    kb = build_kb(Settings().with_(data_dir=sample_copy), embedding=e5)
     make_scaled_corpus(tmp_path / "load", 3, seed=5)
     result = load_during_ingest(kb, tmp_path / "load", threads=3)
     assert result["errors"] == 0, result["error_samples"]

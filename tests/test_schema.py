@@ -16,7 +16,7 @@ from kb import passage_text, schema
 from kb.cli import main
 from kb.embeddings import E5_MODEL_ID
 from kb.errors import SchemaTooNewError
-from kb.service import KnowledgeBase
+from kb.service import build_kb
 
 pytestmark = pytest.mark.slow
 
@@ -83,7 +83,7 @@ def test_a_schema_1_index_is_upgraded_on_open_and_needs_no_re_embedding(settings
     source.write_text(DOC, encoding="utf-8")
     _write_schema_1_index(settings.data_dir, source, e5)
 
-    kb = KnowledgeBase.open(settings, e5)
+    kb = build_kb(settings, embedding=e5)
     assert kb.store.schema_version == schema.SCHEMA_VERSION == 2
     assert kb.store.generation(), "the upgrade writes the state record"
     passages = kb.store.current_passages()
@@ -93,16 +93,16 @@ def test_a_schema_1_index_is_upgraded_on_open_and_needs_no_re_embedding(settings
 
     again = kb.ingest([source.parent])
     assert again.results[0].status == "unchanged" and again.embedded == 0
-    reopened = KnowledgeBase.open(settings, e5)  # a second open finds nothing left to upgrade
+    reopened = build_kb(settings, embedding=e5)  # a second open finds nothing left to upgrade
     assert not reopened.store.needs_upgrade
 
 
 def test_an_index_from_a_newer_version_is_refused_with_a_plain_message(settings, e5):
-    kb = KnowledgeBase.open(settings, e5)  # a new index: schema 2 in its state record
+    kb = build_kb(settings, embedding=e5)  # a new index: schema 2 in its state record
     state = kb.store._state
     state.upsert(ids=[schema.STATE_ID], embeddings=[[1.0]], metadatas=[schema.encode_state(3, "x", "")])
     with pytest.raises(SchemaTooNewError, match="nieuwere versie van de kennisbank"):
-        KnowledgeBase.open(settings, e5)
+        build_kb(settings, embedding=e5)
     refused = CliRunner().invoke(main, ["docs", "list"], env={"KB_DATA_DIR": str(settings.data_dir)})
     assert refused.exit_code == 2 and "schema 3" in refused.output and "Traceback" not in refused.output
 
@@ -185,7 +185,7 @@ def test_an_export_from_schema_1_is_upgraded_on_import(settings, e5, tmp_path):
     env = {"KB_DATA_DIR": str(settings.data_dir)}
     imported = CliRunner().invoke(main, ["import", str(archive)], env=env)
     assert imported.exit_code == 0 and "1 documenten (2 passages)" in imported.output, imported.output
-    kb = KnowledgeBase.open(settings, e5)
+    kb = build_kb(settings, embedding=e5)
     assert all(p.fingerprint and p.input_hash for p in kb.store.current_passages())
     again = kb.ingest([source.parent]).results[0]
     assert again.status == "unchanged" and again.embedded == 0

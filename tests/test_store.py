@@ -12,19 +12,19 @@ from click.testing import CliRunner
 
 from kb.cli import main
 from kb.errors import ModelMismatchError, StoreUnavailableError
-from kb.service import KnowledgeBase
+from kb.service import build_kb
 from kb.store import make_client
 
 pytestmark = pytest.mark.slow
 
 
 def test_collection_records_model_and_refuses_another(settings, e5, tmp_path):
-    kb = KnowledgeBase.open(settings, e5)
+    kb = build_kb(settings, embedding=e5)
     doc = tmp_path / "d.md"
     doc.write_text("# D\n\nTekst over de Voorinburgering door het COA.\n")
     kb.ingest([doc])
     with pytest.raises(ModelMismatchError, match="kb ingest --reset"):
-        KnowledgeBase.open(settings.with_(embedding="minilm"))
+        build_kb(settings.with_(embedding="minilm"))
 
 
 def test_sentence_transformers_model_by_path_works_and_cli_reset_switches_model(tmp_path):
@@ -106,7 +106,7 @@ def test_server_mode_ingests_and_answers_and_is_shared(chroma_server, tmp_path, 
     # A second, independent instance (as a second app would) sees the same documents.
     from kb.config import Settings
 
-    other = KnowledgeBase.open(Settings().with_(chroma_url=chroma_server, data_dir=tmp_path / "x"), e5)
+    other = build_kb(Settings().with_(chroma_url=chroma_server, data_dir=tmp_path / "x"), embedding=e5)
     assert [d.doc_id for d in other.documents()] == ["server"]
     answer = other.ask("Op welke dag start de opstartklas in Tilburg?")
     assert not answer.abstained and "maandag" in answer.text
@@ -146,7 +146,7 @@ def test_losing_the_server_gives_a_clear_error_and_recovers(tmp_path, e5):
 
     server = start()
     try:
-        kb = KnowledgeBase.open(Settings().with_(chroma_url=f"http://127.0.0.1:{port}", data_dir=tmp_path / "d"), e5)
+        kb = build_kb(Settings().with_(chroma_url=f"http://127.0.0.1:{port}", data_dir=tmp_path / "d"), embedding=e5)
         doc = tmp_path / "s.md"
         doc.write_text("# S\n\nIn Assen is het taalcafé op woensdag in de bibliotheek.\n")
         kb.ingest([doc])
@@ -213,7 +213,7 @@ def test_two_instances_on_one_server_see_a_same_size_replacement_and_a_removal(c
         return done.stdout
 
     assert "(1 passages)" in other_instance("ingest", str(doc.parent))
-    this = KnowledgeBase.open(Settings().with_(chroma_url=chroma_server, data_dir=tmp_path / "this"), e5)
+    this = build_kb(Settings().with_(chroma_url=chroma_server, data_dir=tmp_path / "this"), embedding=e5)
     question = "Op welke dag is het taalcafé in Zwolle?"
     assert "dinsdag" in this.ask(question).text
     doc.write_text("# Taalcafé\n\nIn Zwolle is het taalcafé elke vrijdag in de bibliotheek.\n")

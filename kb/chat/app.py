@@ -37,7 +37,7 @@ INTRO = (
 
 def mode_line(kb: KnowledgeBase) -> str:
     """One sentence on how answers are made here (with or without a language model)."""
-    if kb.generator is None:
+    if kb.mode == "extractive":
         return "\n\n_Antwoorden bestaan uit letterlijke zinnen uit de bronnen._"
     return (
         "\n\n_Een taalmodel schrijft de antwoorden; elke zin wordt gecontroleerd op de bron die erbij staat, "

@@ -7,9 +7,7 @@ browser; :func:`build_chat_tab` only wires them to Gradio components.
 from __future__ import annotations
 
 import logging
-import queue
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +24,7 @@ from kb.chat.render import (
 from kb.config import Settings
 from kb.errors import KBError
 from kb.pii import redact
+from kb.records import Answer, Answered, DraftDelta
 from kb.service import KnowledgeBase
 
 log = logging.getLogger(__name__)
@@ -51,7 +50,6 @@ def answer_question(
     conversation: dict[str, Any],
     filters: dict[str, Any] | None = None,
     standalone: bool = False,
-    on_delta: Callable[[str], None] | None = None,
 ) -> tuple[dict[str, Any], str]:
     """Ask ``question`` with the earlier questions as history; returns (conversation, error).
 
@@ -61,15 +59,46 @@ def answer_question(
     On a :class:`KBError` (empty or too long question, bad filter) the conversation is
     unchanged and the error is one Dutch sentence; anything else is logged, not shown.
     """
+    *_, (updated, _messages, error, _done) = stream_answer(kb, question, conversation, filters, standalone)
+    return updated, error
+
+
+def stream_answer(
+    kb: KnowledgeBase,
+    question: str,
+    conversation: dict[str, Any],
+    filters: dict[str, Any] | None = None,
+    standalone: bool = False,
+) -> Iterator[tuple[dict[str, Any], list[dict[str, str]], str, bool]]:
+    """Like :func:`answer_question`, step by step for a user who waits (:meth:`KnowledgeBase.ask_stream`).
+
+    Yields ``(conversation, messages, error, done)``: first the question with a "searching" line, then
+    the model's growing draft (marked as not yet checked), last the verified answer and the
+    updated conversation (or the unchanged one and the error).
+    """
+    asked = {"role": "user", "content": redact(" ".join((question or "").split()))}
+    pending = [*conversation["messages"], asked]
+    yield conversation, [*pending, {"role": "assistant", "content": SEARCHING}], "", False
+    history = [] if standalone else list(conversation["questions"])
     try:
-        history = [] if standalone else list(conversation["questions"])
-        answer = kb.ask(question, history=history, filters=filters or {}, on_delta=on_delta)
+        for event in kb.ask_stream(question, history=history, filters=filters or {}):
+            if isinstance(event, DraftDelta):
+                yield conversation, [*pending, {"role": "assistant", "content": draft_markdown(event.draft)}], "", False
+            elif isinstance(event, Answered):
+                updated = with_answer(conversation, event.answer)
+                yield updated, updated["messages"], "", True
+                return
     except KBError as exc:
-        return conversation, str(exc)
+        error = str(exc)
     except Exception:
         log.exception("unexpected error while answering")
-        return conversation, UNEXPECTED_NL
-    updated = {
+        error = UNEXPECTED_NL
+    yield conversation, conversation["messages"], error, True
+
+
+def with_answer(conversation: dict[str, Any], answer: Answer) -> dict[str, Any]:
+    """The conversation with ``answer`` (and its question) added."""
+    return {
         "messages": [
             *conversation["messages"],
             {"role": "user", "content": answer.question},
@@ -83,45 +112,6 @@ def answer_question(
         },
         "sources": sources_html(answer),
     }
-    return updated, ""
-
-
-def stream_answer(
-    kb: KnowledgeBase,
-    question: str,
-    conversation: dict[str, Any],
-    filters: dict[str, Any] | None = None,
-    standalone: bool = False,
-    poll: float = 0.1,
-) -> Iterator[tuple[dict[str, Any], list[dict[str, str]], str, bool]]:
-    """Like :func:`answer_question`, for a language model that writes while the user waits.
-
-    Yields ``(conversation, messages, error, done)``: first the question with a "searching" line, then
-    the model's growing draft (marked as not yet checked), last the verified answer and the
-    updated conversation. The answer is made in a worker thread; drafts arrive through a queue.
-    """
-    drafts: queue.Queue[str] = queue.Queue()
-    outcome: dict[str, tuple[dict[str, Any], str]] = {}
-
-    def work() -> None:
-        outcome["result"] = answer_question(kb, question, conversation, filters, standalone, drafts.put)
-
-    worker = threading.Thread(target=work, name="kb-answer", daemon=True)
-    worker.start()
-    asked = {"role": "user", "content": redact(" ".join((question or "").split()))}
-    pending = [*conversation["messages"], asked]
-    yield conversation, [*pending, {"role": "assistant", "content": SEARCHING}], "", False
-    while worker.is_alive():
-        try:
-            draft = drafts.get(timeout=poll)
-        except queue.Empty:
-            continue
-        while not drafts.empty():  # skip to the newest draft; the UI need not show every token
-            draft = drafts.get_nowait()
-        yield conversation, [*pending, {"role": "assistant", "content": draft_markdown(draft)}], "", False
-    worker.join()
-    updated, error = outcome.get("result", (conversation, UNEXPECTED_NL))
-    yield updated, updated["messages"], error, True
 
 
 def rate_last_answer(path: Path, conversation: dict[str, Any], rating: str, comment: str) -> str:
@@ -189,11 +179,10 @@ def build_chat_tab(kb: KnowledgeBase, settings: Settings, demo: Any, tab: Any) -
 
     def ask(text: str, conv: dict, kind_value: str, cop_value: str, year_value: str, standalone: bool = False):
         filters = {"kind": kind_value, "cop": cop_value, "year": year_value}
-        if kb.generator is None:  # extractive: answers in milliseconds, nothing to stream
-            updated, error = answer_question(kb, text, conv, filters, standalone)
-            steps = [(updated, updated["messages"], error, True)]
-        else:
-            steps = stream_answer(kb, text, conv, filters, standalone)
+        steps = stream_answer(kb, text, conv, filters, standalone)
+        if kb.mode == "extractive":  # answers in milliseconds: only the answer, no "searching" flash
+            *_, last = steps
+            steps = [last]
         for updated, messages, error, done in steps:
             status_text = f"⚠️ {error}" if error else ""
             sources_shown = updated["sources"] if done else SOURCES_PENDING

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Generator
 from dataclasses import dataclass, field
 
 from llama_index.core.llms import LLM
@@ -30,7 +30,7 @@ from kb.llm.prompts import (
     says_not_found,
 )
 from kb.llm.verify import CitationVerifier, Support
-from kb.records import Citation, Claim, Passage
+from kb.records import Citation, Claim, DraftDelta, Passage
 from kb.text import fold, normalize_whitespace, tokenize
 
 log = logging.getLogger(__name__)
@@ -113,14 +113,11 @@ class GenerativeAnswerer:
         return clean_condensed(raw, question, history)
 
     # -- answers -------------------------------------------------------------------
-    def answer(
-        self,
-        question: str,
-        passages: list[Passage],
-        history: list[str] | tuple[str, ...] = (),
-        on_delta: Callable[[str], None] | None = None,
-    ) -> Drafted:
-        """Generate, verify, and fall back; ``on_delta`` gets the unverified text so far (streaming)."""
+    def stream(
+        self, question: str, passages: list[Passage], history: list[str] | tuple[str, ...] = ()
+    ) -> Generator[DraftDelta, None, Drafted]:
+        """Generate, verify, and fall back: yields the model's unverified text as it streams in and
+        returns what is kept (``drafted = yield from answerer.stream(...)``)."""
         extractive = Drafted(*self.fallback.answer(question, passages, history))
         sources = passages[: self.config.max_sources]
         if not sources:
@@ -134,8 +131,7 @@ class GenerativeAnswerer:
                 if not raw:
                     timings["first_token_ms"] = (time.perf_counter() - started) * 1000
                 raw += delta
-                if on_delta:
-                    on_delta(raw)
+                yield DraftDelta(delta, raw)
         except LLMUnavailable:
             return self._fallback(extractive, NOTICE_UNAVAILABLE, [])
         timings["generate_ms"] = (time.perf_counter() - started) * 1000
