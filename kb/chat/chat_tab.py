@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from kb.chat.feedback import feedback_path, record_feedback
+from kb.chat.feedback import answer_passages, feedback_path, record_feedback
 from kb.chat.render import (
     SEARCHING,
     SOURCES_PENDING,
@@ -78,8 +78,10 @@ def answer_question(
         "questions": [*conversation["questions"], answer.question],
         "last": {
             "question": answer.question,
+            "history": [redact(h) for h in history],
             "answer": answer.text,
             "doc_ids": [c.doc_id for c in answer.citations],
+            "passages": answer_passages(answer),
         },
         "sources": sources_html(answer),
     }
@@ -129,7 +131,16 @@ def rate_last_answer(path: Path, conversation: dict[str, Any], rating: str, comm
     last = conversation.get("last")
     if not last:
         return "Stel eerst een vraag; daarna kunt u het antwoord beoordelen."
-    record_feedback(path, last["question"], last["answer"], last["doc_ids"], rating, comment)
+    record_feedback(
+        path,
+        last["question"],
+        last["answer"],
+        last["doc_ids"],
+        rating,
+        comment,
+        history=last.get("history", ()),
+        passages=last.get("passages", ()),
+    )
     return "Bedankt! Uw beoordeling is opgeslagen."
 
 
