@@ -290,10 +290,12 @@ def import_cmd(ctx: click.Context, source: Path) -> None:
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, ingest: bool) -> None:
     """Start de chat-app in de browser."""
+    from kb.chat.app import evaluator_account
     from kb.chat.auth import AdminCredentials
 
     try:
         admin = AdminCredentials.from_env()  # a too short password stops here, before any model loads
+        evaluator_account(_settings(ctx))
     except KBError as exc:
         raise click.ClickException(str(exc)) from None
     kb = _open_kb(ctx)
