@@ -186,7 +186,8 @@ def read_feedback(path: Path) -> list[dict[str, Any]]:
 def list_feedback(path: Path, negative_only: bool = False) -> list[dict[str, Any]]:
     """The ratings newest first, optionally only the 👎 ones."""
     records = [r for r in read_feedback(path) if not negative_only or r.get("rating") == "down"]
-    return sorted(records, key=lambda r: str(r.get("timestamp", "")), reverse=True)
+    order = {id(r): n for n, r in enumerate(records)}  # same second: the later line is newer
+    return sorted(records, key=lambda r: (str(r.get("timestamp", "")), order[id(r)]), reverse=True)
 
 
 def find_feedback(path: Path, feedback_id: str) -> dict[str, Any] | None:
