@@ -93,7 +93,11 @@ def run_eval(
     from evals.runner import RunConfig, run_suite
 
     path = resolve_question_file(settings, label)
-    name = new_run_name(label)
+    base = name = new_run_name(label)
+    for n in range(2, 100):  # two runs in the same second get their own folders
+        if not (runs_dir(settings) / name).exists():
+            break
+        name = f"{base}-{n}"
     out_dir = private_dir(runs_dir(settings)) / name
     config = RunConfig(
         questions_path=path,

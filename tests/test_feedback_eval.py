@@ -131,7 +131,7 @@ def test_feedback_is_listed_newest_first_and_filtered_on_thumbs_down(tmp_path):
     assert [i["id"] for i in list_feedback(path)] == [new["id"], up["id"], old["id"]]
     assert [i["id"] for i in list_feedback(path, negative_only=True)] == [new["id"], old["id"]]
     rows = feedback_rows(list_feedback(path, True))
-    assert rows[0][0] == new["id"] and rows[0][2] == "👎"
+    assert rows[0][0] == new["id"] and rows[0][2] == "👎 niet nuttig"
     assert rows[0][5] == "[1] Titel cop-klantmanagers-gezinsmigranten — § MAP"
 
 
@@ -277,3 +277,7 @@ def test_eval_run_on_a_feedback_question_file_writes_a_private_run_with_report(t
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in run_dir.iterdir() if p.is_file())
     with pytest.raises(EvalError, match="twee verschillende runs"):
         workspace.compare_markdown(settings, name, name)
+    second = workspace.run_eval(settings, "feedback.jsonl", (sample_kb.embed_model, sample_kb.store.model_id))
+    assert second != name and workspace.list_runs(settings)[1] == name
+    compared = workspace.compare_markdown(settings, name, second)
+    assert compared.startswith("# Comparison of two eval runs") and "identical answers" in compared

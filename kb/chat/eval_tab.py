@@ -30,7 +30,7 @@ DISABLED_NL = (
     "`KB_EVALUATOR_USER` en `KB_EVALUATOR_PASSWORD` (of `KB_ADMIN_USER` en `KB_ADMIN_PASSWORD`) en log hier dan in."
 )
 FEEDBACK_HEADERS = ["Id", "Tijd", "Oordeel", "Vraag", "Antwoord", "Bronnen", "Toelichting"]
-RATING_NL = {"up": "👍", "down": "👎"}
+RATING_NL = {"up": "👍 nuttig", "down": "👎 niet nuttig"}
 ANSWER_CHARS = 400
 BUSY_NL = "Er loopt al een evaluatie; wacht tot die klaar is."
 
@@ -71,7 +71,7 @@ def feedback_choice(item: dict[str, Any]) -> tuple[str, str]:
     """Dropdown entry for a feedback item: (label, id)."""
     question = str(item.get("question", ""))
     short = question if len(question) <= 70 else question[:70] + "…"
-    return f"{RATING_NL.get(item.get('rating', ''), '')} {short} ({item['id']})", item["id"]
+    return f"{short} ({item['id']}, {RATING_NL.get(item.get('rating', ''), '')})", item["id"]
 
 
 def passage_options(item: dict[str, Any]) -> list[tuple[str, int]]:
@@ -149,9 +149,15 @@ def build_eval_tab(kb: KnowledgeBase, settings: Settings, gate: AdminGate | None
             logout = gr.Button("Uitloggen", size="sm", scale=0, elem_id="kb-eval-logout")
         gr.Markdown("### Feedback")
         with gr.Row():
-            negative = gr.Checkbox(True, label="Alleen 👎", elem_id="kb-eval-negative")
+            negative = gr.Checkbox(True, label="Alleen 👎 (niet nuttig)", elem_id="kb-eval-negative")
             refresh = gr.Button("Vernieuwen", size="sm", scale=0, elem_id="kb-eval-refresh")
-        feedback = gr.Dataframe(empty_feedback(), interactive=False, wrap=True, elem_id="kb-eval-feedback")
+        feedback = gr.Dataframe(
+            empty_feedback(),
+            interactive=False,
+            wrap=True,
+            column_widths=["9%", "9%", "8%", "18%", "28%", "16%", "12%"],
+            elem_id="kb-eval-feedback",
+        )
         gr.Markdown("### Feedback omzetten in een evaluatievraag")
         item_choice = gr.Dropdown([], label="Feedback", elem_id="kb-eval-item")
         with gr.Row():
