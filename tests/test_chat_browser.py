@@ -320,6 +320,7 @@ def test_evaluator_turns_a_thumbs_down_into_an_eval_question_and_runs_it(page, c
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(EVAL_SCREENSHOT))
     page.evaluate("window.scrollBy(0, document.querySelector('#kb-eval-summary').getBoundingClientRect().top - 80)")
+    page.wait_for_timeout(1500)  # the report's frame is painted a moment after it scrolled into view
     page.screenshot(path=str(EVAL_RESULT_SCREENSHOT))
     assert page.outside_requests == []
 
