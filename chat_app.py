@@ -39,7 +39,9 @@ def main() -> int:
         from kb.chat.auth import AdminCredentials
 
         admin = AdminCredentials.from_env(environ)  # a too short password stops here, before any model loads
-        from kb.chat.app import launch
+        from kb.chat.app import evaluator_account, launch
+
+        evaluator_account(settings)  # the evaluator's too
         from kb.service import build_kb
 
         kb = build_kb(settings)

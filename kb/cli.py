@@ -1,4 +1,4 @@
-"""The ``kb`` command line: ingest, ask, docs, serve."""
+"""The ``kb`` command line: ingest, ask, docs, privacy, feedback, export/import, serve."""
 
 from __future__ import annotations
 
@@ -249,6 +249,109 @@ def privacy_purge(ctx: click.Context) -> None:
     )
 
 
+@main.group()
+def feedback() -> None:
+    """Beoordelingen (👍/👎) uit de chat bekijken en omzetten in evaluatievragen."""
+
+
+@feedback.command("list")
+@click.option(
+    "--negative", is_flag=True, envvar="KB_FEEDBACK_NEGATIVE", help="Alleen 👎-beoordelingen (KB_FEEDBACK_NEGATIVE)."
+)
+@click.option("--json", "as_json", is_flag=True, envvar="KB_FEEDBACK_JSON", help="Als JSON (KB_FEEDBACK_JSON).")
+@click.pass_context
+def feedback_list(ctx: click.Context, negative: bool, as_json: bool) -> None:
+    """Toon de beoordelingen, nieuwste eerst: id, vraag, antwoord, bronnen en de passages om uit te kiezen."""
+    from kb.chat.feedback import feedback_path, list_feedback
+
+    items = list_feedback(feedback_path(_settings(ctx.find_root())), negative)
+    if as_json:
+        click.echo(json.dumps(items, ensure_ascii=False, indent=2))
+        return
+    if not items:
+        click.echo("Er is (nog) geen feedback." if not negative else "Er is geen 👎-feedback.")
+        return
+    for item in items:
+        rating = {"up": "👍", "down": "👎"}.get(item.get("rating", ""), item.get("rating", ""))
+        click.echo(f"{item['id']}  {str(item.get('timestamp', ''))[:16].replace('T', ' ')}  {rating}")
+        for earlier in item.get("history", []):
+            click.echo(f"  eerder: {earlier}")
+        click.echo(f"  vraag: {item.get('question', '')}")
+        click.echo(f"  antwoord: {' '.join(str(item.get('answer', '')).split())[:300]}")
+        if item.get("comment"):
+            click.echo(f"  toelichting: {item['comment']}")
+        passages = [p for p in item.get("passages", []) if p.get("quote")]
+        for n, p in enumerate(passages, 1):
+            mark = f"bron [{p['cited']}]" if p.get("cited") else "opgehaald"
+            click.echo(f"  passage {n} ({mark}, {p['doc_id']}): “{p['quote']}”")
+        if not passages and item.get("doc_ids"):
+            click.echo(f"  bronnen: {', '.join(item['doc_ids'])}")
+        click.echo("")
+
+
+@feedback.command("to-question")
+@click.argument("feedback_id")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="KB_FEEDBACK_QUESTIONS",
+    help="Vragenbestand (JSONL) waaraan de vraag wordt toegevoegd; wordt aangemaakt (KB_FEEDBACK_QUESTIONS).",
+)
+@click.option(
+    "--question", default=None, help="De vraag zoals hij in de evaluatie komt (standaard: de gestelde vraag)."
+)
+@click.option(
+    "--key-fact",
+    "key_facts",
+    multiple=True,
+    help="Kernfeit dat een goed antwoord bevat, 1–4 woorden uit de passage; herhaalbaar, a|b voor alternatieven.",
+)
+@click.option(
+    "--passage",
+    "passages",
+    multiple=True,
+    type=click.IntRange(min=1),
+    help="Nummer van de verwachte passage uit 'kb feedback list' (herhaalbaar; standaard de geciteerde).",
+)
+@click.option(
+    "--type",
+    "kind",
+    type=click.Choice(["factual", "paraphrased", "multi-passage", "follow-up", "unanswerable"]),
+    default=None,
+    help="Vraagtype (standaard follow-up als er eerdere vragen waren, anders factual).",
+)
+@click.option("--topic", default="feedback", show_default=True, help="Onderwerp (topic) van de vraag.")
+@click.pass_context
+def feedback_to_question(
+    ctx: click.Context,
+    feedback_id: str,
+    out: Path,
+    question: str | None,
+    key_facts: tuple[str, ...],
+    passages: tuple[int, ...],
+    kind: str | None,
+    topic: str,
+) -> None:
+    """Maak van beoordeling FEEDBACK_ID een evaluatievraag en voeg die toe aan --out."""
+    from kb.chat.feedback import feedback_path, find_feedback
+
+    if importlib.util.find_spec("evals") is None:
+        raise click.ClickException("Hiervoor is het pakket 'evals' nodig (in de checkout van dit project).")
+    from evals.from_feedback import append_question, draft_question, question_line
+
+    item = find_feedback(feedback_path(_settings(ctx.find_root())), feedback_id)
+    if item is None:
+        raise click.ClickException(f"Geen feedback met id '{feedback_id}'. Zie 'kb feedback list'.")
+    drafted = draft_question(item, question, key_facts, list(passages) or None, kind, topic)
+    count = append_question(out, drafted)
+    click.echo(question_line(drafted), nl=False)
+    click.echo(
+        f"Toegevoegd aan {out} ({count} vraag/vragen). Draai: kb eval run {out} --systems ours --out RUN", err=True
+    )
+
+
 @main.command("export")
 @click.argument("target", type=click.Path(path_type=Path, dir_okay=False))
 @click.pass_context
@@ -290,10 +393,12 @@ def import_cmd(ctx: click.Context, source: Path) -> None:
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, ingest: bool) -> None:
     """Start de chat-app in de browser."""
+    from kb.chat.app import evaluator_account
     from kb.chat.auth import AdminCredentials
 
     try:
         admin = AdminCredentials.from_env()  # a too short password stops here, before any model loads
+        evaluator_account(_settings(ctx))
     except KBError as exc:
         raise click.ClickException(str(exc)) from None
     kb = _open_kb(ctx)

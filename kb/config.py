@@ -39,6 +39,11 @@ DOCUMENTED: dict[str, tuple[str, str]] = {
         "Days a feedback rating is kept; older ones are deleted when the app starts and by "
         "`kb privacy purge`. `0` keeps them without limit.",
     ),
+    "KB_EVALUATOR_USER": (
+        "",
+        "Login for the Evaluatie tab only (feedback, eval questions, eval runs); the admin may use that tab too.",
+    ),
+    "KB_EVALUATOR_PASSWORD": ("", "Password of `KB_EVALUATOR_USER`, at least 12 characters (never logged)."),
     "KB_ADMIN_IDLE_MINUTES": (
         "30",
         "Minutes without activity after which a CoP-trekker's login in the chat app ends.",
@@ -102,6 +107,8 @@ class Settings:
     pii_policy: str = "redact"
     feedback_days: int = 90
     admin_idle_minutes: int = 30
+    evaluator_user: str = ""
+    evaluator_password: str = field(default="", repr=False)
     log_level: str = "WARNING"
     llm: str = "off"
     llm_base_url: str = ""
@@ -128,6 +135,8 @@ class Settings:
             pii_policy=_choice("KB_PII_POLICY", env, ("redact", "refuse", "off")),
             feedback_days=_int("KB_FEEDBACK_DAYS", env, minimum=0),
             admin_idle_minutes=_int("KB_ADMIN_IDLE_MINUTES", env),
+            evaluator_user=_env("KB_EVALUATOR_USER", env),
+            evaluator_password=env.get("KB_EVALUATOR_PASSWORD", ""),  # not stripped: spaces count
             log_level=_env("KB_LOG_LEVEL", env).upper(),
             llm=_choice("KB_LLM", env, LLM_BACKENDS),
             llm_base_url=_env("KB_LLM_BASE_URL", env),

@@ -28,6 +28,7 @@ pytestmark = pytest.mark.slow
 
 HANDREIKING = "handreiking-warme-overdracht"
 ADMIN = ("trekker-test", "een-lang-test-wachtwoord-" + secrets.token_urlsafe(6))
+EVALUATOR = ("evaluator-test", "een-ander-lang-wachtwoord-" + secrets.token_urlsafe(6))
 
 
 class FakeClock:
@@ -64,7 +65,8 @@ def app(tmp_path_factory, sample_data_dir, e5):
     settings = Settings().with_(data_dir=data_dir, corpus_dir=CORPUS)
     kb = build_kb(settings, embedding=e5)
     clock = FakeClock()
-    gate = admin_gate(AdminCredentials(*ADMIN), settings, clock)
+    with_evaluator = settings.with_(evaluator_user=EVALUATOR[0], evaluator_password=EVALUATOR[1])
+    gate = admin_gate(AdminCredentials(*ADMIN), with_evaluator, clock)
     server = launch(kb, host="127.0.0.1", port=_free_port(), ingest_corpus=False, block=False, gate=gate)
     try:
         yield {"url": server.url, "kb": kb, "gate": gate, "clock": clock, "demo": server.demo, "leftover": leftover}
@@ -86,10 +88,14 @@ def _fn_index(demo, name: str) -> int:
     return next(i for i, fn in demo.fns.items() if fn.name == name)
 
 
-def call_event(app, fn_name: str, data: list, session_hash: str, cookies: dict | None = None) -> list | int:
+def call_event(
+    app, fn_name: str, data: list, session_hash: str, cookies: dict | None = None, refusable: bool = False
+) -> list | int | str:
     """Run one Gradio event the way the browser does: POST queue/join, then read queue/data.
 
-    Returns the outputs, or the HTTP status when the event stream was refused.
+    Returns the outputs, or the HTTP status when the event stream was refused, or (with
+    ``refusable``) ``"refused"`` when Gradio refused the input before the handler ran (a
+    dropdown value that is not one of the choices the server gave this session).
     """
     base = app["url"]
     with httpx.Client(base_url=base, cookies=cookies or {}, timeout=120) as client:
@@ -105,14 +111,16 @@ def call_event(app, fn_name: str, data: list, session_hash: str, cookies: dict |
                     continue
                 message = json.loads(line[5:])
                 if message.get("msg") == "process_completed" and message.get("event_id") == event_id:
+                    if refusable and not message.get("success"):
+                        return "refused"
                     assert message.get("success"), message
                     return message["output"]["data"]
     raise AssertionError("no result")
 
 
-def login(app, password: str = ADMIN[1], headers: dict | None = None) -> httpx.Response:
+def login(app, password: str = ADMIN[1], headers: dict | None = None, user: str = ADMIN[0]) -> httpx.Response:
     return httpx.post(
-        app["url"] + "admin/login", json={"user": ADMIN[0], "password": password}, headers=headers, timeout=30
+        app["url"] + "admin/login", json={"user": user, "password": password}, headers=headers, timeout=30
     )
 
 
@@ -349,3 +357,55 @@ def test_start_up_refuses_a_short_admin_password(tmp_path):
     assert done.returncode == 2
     assert "te kort: gebruik minstens 12 tekens" in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "data").exists()
+
+
+def test_evaluatie_handlers_need_an_evaluator_or_admin_cookie_and_take_no_paths(app):
+    """Every handler of the Evaluatie tab is an HTTP endpoint: each checks the cookie and its role.
+    Question files and runs are dropdown choices the server gave this page (Gradio refuses any other
+    value) and are looked up again by name on the server; a new question file's name is checked."""
+    from kb.chat.feedback import feedback_path, record_feedback
+
+    data_dir = app["kb"].settings.data_dir
+    item = record_feedback(feedback_path(app["kb"].settings), "Wat is de MAP?", "Antwoord.", [], "down", "geheim-123")
+    nobody = secrets.token_hex(6)
+    for name, data in (
+        ("eval_list_feedback", [True]),
+        ("eval_after_login", [True]),
+        ("eval_pick_feedback", [item["id"]]),
+        ("eval_to_question", [item["id"], "Vraag?", "unanswerable", "", [], "feedback"]),
+        ("eval_run", ["questions.jsonl (meegeleverd)"]),
+        ("eval_show_run", ["20260101-000000-x"]),
+        ("eval_compare", ["a", "b"]),
+    ):
+        out = call_event(app, name, data, nobody, refusable=True)
+        assert "geheim-123" not in _text(out) and "Wat is de MAP?" not in _text(out), name
+        assert out == "refused" or any(m in _text(out) for m in ("Log eerst in als evaluator", "Onjuiste")), (name, out)
+    assert not (data_dir / "evals").exists()  # nothing was written or run
+
+    # the evaluator sees the feedback but may not manage documents
+    evaluator = {"kb_admin": login(app, EVALUATOR[1], user=EVALUATOR[0]).cookies["kb_admin"]}
+    page = secrets.token_hex(6)
+    opened = _text(call_event(app, "eval_after_login", [True], page, evaluator))
+    assert item["id"] in opened and "geheim-123" in opened and "ingelogd als evaluator" in opened
+    assert "mag geen documenten beheren" in _text(call_event(app, "after_login", [], secrets.token_hex(6), evaluator))
+    refused = call_event(app, "on_confirm", [HANDREIKING], secrets.token_hex(6), evaluator)
+    assert refused[1].startswith("Log eerst in als beheerder")
+    assert any(d.doc_id == HANDREIKING for d in app["kb"].documents())
+
+    # crafted values: not among this page's choices, so refused before the handler; a bad file name refused by it
+    for label in ("../../../etc/passwd", "/etc/passwd", str(data_dir / "feedback.jsonl")):
+        assert call_event(app, "eval_run", [label], page, evaluator, refusable=True) == "refused"
+    assert call_event(app, "eval_compare", ["../..", "../chroma"], page, evaluator, refusable=True) == "refused"
+    escaped = call_event(
+        app, "eval_to_question", [item["id"], "Vraag?", "unanswerable", "", [], "../../x"], page, evaluator
+    )
+    assert "alleen kleine letters" in escaped[0]
+    assert not (data_dir / "evals" / "questions").exists() or not list((data_dir / "evals" / "questions").iterdir())
+    # the page's session ends: its dropdown values are valid, the cookie is not
+    app["clock"].advance(app["kb"].settings.admin_idle_minutes * 60 + 1)
+    expired = call_event(app, "eval_run", ["questions.jsonl (meegeleverd)"], page, evaluator)
+    assert expired[0] == "Log eerst in als evaluator (of opnieuw: na een tijd zonder activiteit of na uitloggen)."
+    assert not (data_dir / "evals" / "runs").exists()
+    # the admin may evaluate too
+    admin = {"kb_admin": login(app).cookies["kb_admin"]}
+    assert item["id"] in _text(call_event(app, "eval_list_feedback", [True], secrets.token_hex(6), admin))

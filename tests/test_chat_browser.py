@@ -1,7 +1,8 @@
-"""The chat app in headless Chromium: what a klantmanager and a CoP-trekker see.
+"""The chat app in headless Chromium: what a klantmanager, a CoP-trekker and an evaluator see.
 
 Starts the real app (``kb.chat.app.launch``) on a free loopback port against a copy of the
-sample index, and drives it with Playwright. Also writes ``docs/screenshot-chat.png``.
+sample index, and drives it with Playwright. Also writes ``docs/screenshot-chat.png`` and the
+Evaluatie tab's ``docs/screenshot-eval.png`` and ``docs/screenshot-eval-result.png``.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ UNIQUE_FACT = (
     "Fietsbank Wormerveld, nadat hij of zij drie verkeerslessen heeft gevolgd."
 )
 SCREENSHOT = REPO / "docs" / "screenshot-chat.png"
+EVAL_SCREENSHOT = REPO / "docs" / "screenshot-eval.png"
+EVAL_RESULT_SCREENSHOT = REPO / "docs" / "screenshot-eval-result.png"
 TIMEOUT = 60_000  # ms; generous for a busy 2-core machine
 
 pytestmark = [
@@ -63,7 +66,11 @@ def chat_server(tmp_path_factory, sample_data_dir, e5):
 
     data_dir = tmp_path_factory.mktemp("chat") / "data"
     shutil.copytree(sample_data_dir, data_dir)
-    kb = build_kb(Settings().with_(data_dir=data_dir, corpus_dir=CORPUS), embedding=e5)
+    evaluator = ("evaluator-test", secrets.token_urlsafe(12))
+    settings = Settings().with_(
+        data_dir=data_dir, corpus_dir=CORPUS, evaluator_user=evaluator[0], evaluator_password=evaluator[1]
+    )
+    kb = build_kb(settings, embedding=e5)
     admin = ("trekker-test", secrets.token_urlsafe(12))
     port = _free_port()
     with pytest.MonkeyPatch.context() as env:
@@ -71,7 +78,13 @@ def chat_server(tmp_path_factory, sample_data_dir, e5):
         env.setenv("KB_ADMIN_PASSWORD", admin[1])
         server = launch(kb, host="127.0.0.1", port=port, ingest_corpus=True, block=False)
     try:
-        yield {"url": f"http://127.0.0.1:{port}/", "kb": kb, "admin": admin, "kb_admin_gate": server.gate}
+        yield {
+            "url": f"http://127.0.0.1:{port}/",
+            "kb": kb,
+            "admin": admin,
+            "evaluator": evaluator,
+            "kb_admin_gate": server.gate,
+        }
     finally:
         server.close()
 
@@ -181,12 +194,13 @@ def test_trekker_uploads_asks_and_removes_a_document(page, chat_server, tmp_path
     fake = make_docx(tmp_path / "verslag.pdf", "Een Word-bestand", ["Met een pdf-naam."])
 
     page.get_by_role("tab", name="Documenten").click()
-    page.get_by_label("Gebruikersnaam").fill(chat_server["admin"][0])
-    page.get_by_label("Wachtwoord").fill("fout-wachtwoord")
-    page.get_by_role("button", name="Inloggen").click()
+    # the Evaluatie tab has a login form of its own: address the Documents tab's by id
+    page.locator("#kb-user").get_by_role("textbox").fill(chat_server["admin"][0])
+    page.locator("#kb-password input").fill("fout-wachtwoord")
+    page.locator("#kb-login").click()
     expect(page.locator("#kb-login-status")).to_contain_text("Onjuiste gebruikersnaam of wachtwoord")
-    page.get_by_label("Wachtwoord").fill(chat_server["admin"][1])
-    page.get_by_role("button", name="Inloggen").click()
+    page.locator("#kb-password input").fill(chat_server["admin"][1])
+    page.locator("#kb-login").click()
     expect(page.get_by_text("U bent ingelogd als beheerder.")).to_be_visible()
     documents = page.locator("#kb-documents")
     expect(documents).to_contain_text("cop-klantmanagers-gezinsmigranten")
@@ -240,13 +254,74 @@ def test_trekker_uploads_asks_and_removes_a_document(page, chat_server, tmp_path
 
     # logging out ends the session on the server and empties the admin part
     page.get_by_role("tab", name="Documenten").click()
-    page.get_by_role("button", name="Uitloggen").click()
+    page.locator("#kb-logout").click()
     expect(page.locator("#kb-login-status")).to_contain_text("U bent uitgelogd")
-    expect(page.get_by_label("Wachtwoord")).to_be_visible()
+    expect(page.locator("#kb-password input")).to_be_visible()
     assert chat_server["kb_admin_gate"].session(cookie["value"]) is None
     assert not [c for c in page.context.cookies() if c["name"] == "kb_admin"]
     actions = [e["action"] for e in read_audit(kb.settings.data_dir / "audit.jsonl")]
     assert actions[-5:] == ["login_failed", "login", "upload", "remove", "logout"], actions
+    assert page.outside_requests == []
+
+
+def test_evaluator_turns_a_thumbs_down_into_an_eval_question_and_runs_it(page, chat_server):
+    """The Evaluatie tab end to end: 👎 in the chat, the item in the tab, a question made from it,
+    an eval run on that question file, and its result and report."""
+    from playwright.sync_api import expect
+
+    from kb.chat.feedback import feedback_path, read_feedback
+
+    # 1. a klantmanager gives 👎 with a comment
+    _ask(page, MAP_QUESTION)
+    expect(page.locator("#kb-chat")).to_contain_text("veertig uur")
+    page.get_by_label("Toelichting (optioneel)").fill("Ik miste de taalrijke omgeving")
+    page.get_by_role("button", name="👎 Niet nuttig").click()
+    expect(page.locator("#kb-feedback-status")).to_contain_text("Bedankt")
+    item = read_feedback(feedback_path(chat_server["kb"].settings))[-1]
+    assert item["rating"] == "down" and item["passages"][0]["cited"] == 1
+
+    # 2. the evaluator logs in on the Evaluatie tab and sees it, newest first
+    page.get_by_role("tab", name="Evaluatie").click()
+    page.locator("#kb-eval-user").get_by_role("textbox").fill(chat_server["evaluator"][0])
+    page.locator("#kb-eval-password input").fill(chat_server["evaluator"][1])
+    page.locator("#kb-eval-login").click()
+    expect(page.locator("#kb-eval-whoami")).to_contain_text("ingelogd als evaluator")
+    table = page.locator("#kb-eval-feedback")
+    expect(table).to_contain_text(item["id"])
+    expect(table).to_contain_text("Ik miste de taalrijke omgeving")
+    expect(table).to_contain_text("[1] CoP Inburgering Klantmanagers")
+
+    # 3. ... and turns it into an eval question: the cited passage is preselected, key fact typed
+    choice = page.locator("#kb-eval-item input")
+    choice.click()
+    page.get_by_role("option", name=item["id"]).click()
+    expect(page.locator("#kb-eval-question").get_by_role("textbox")).to_have_value(MAP_QUESTION)
+    expect(page.locator("#kb-eval-passages")).to_contain_text("veertig uur werkervaring")
+    page.locator("#kb-eval-facts").get_by_role("textbox").fill("veertig uur\ntaalrijke omgeving")
+    page.locator("#kb-eval-add").click()
+    expect(page.locator("#kb-eval-add-status")).to_contain_text(f"Vraag {item['id']} toegevoegd aan feedback.jsonl")
+    question_file = chat_server["kb"].settings.data_dir / "evals" / "questions" / "feedback.jsonl"
+    (line,) = question_file.read_text(encoding="utf-8").splitlines()
+    assert '"key_facts": ["veertig uur", "taalrijke omgeving"]' in line
+
+    # 4. runs the eval on that question file (chosen for it already), with a progress bar
+    expect(page.locator("#kb-eval-run-file input")).to_have_value("feedback.jsonl")
+    page.locator("#kb-eval-start").click()
+    expect(page.locator("#kb-eval-run-status")).to_contain_text("Klaar: run", timeout=180_000)
+
+    # 5. and sees the result: the question found in the top 5 with both key facts, and the report
+    summary = page.locator("#kb-eval-summary")
+    expect(summary).to_contain_text(item["id"])
+    expect(summary.get_by_role("row", name=item["id"])).to_contain_text("ja")
+    expect(summary.get_by_role("row", name=item["id"])).to_contain_text("1.000")
+    report = page.frame_locator("#kb-eval-report iframe")
+    expect(report.get_by_role("heading", name="CoP Kennisbank — evaluation report")).to_be_visible()
+    assert "allow-scripts" not in (page.locator("#kb-eval-report iframe").get_attribute("sandbox") or "")
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(EVAL_SCREENSHOT))
+    page.evaluate("window.scrollBy(0, document.querySelector('#kb-eval-summary').getBoundingClientRect().top - 80)")
+    page.wait_for_timeout(1500)  # the report's frame is painted a moment after it scrolled into view
+    page.screenshot(path=str(EVAL_RESULT_SCREENSHOT))
     assert page.outside_requests == []
 
 
@@ -268,7 +343,7 @@ def test_documents_tab_explains_how_to_enable_uploads_without_admin(browser, cha
         page.get_by_role("tab", name="Documenten").click()
         expect(page.locator("#kb-admin-disabled")).to_contain_text("uitgeschakeld")
         expect(page.locator("#kb-admin-disabled")).to_contain_text("KB_ADMIN_PASSWORD")
-        expect(page.get_by_label("Gebruikersnaam")).to_have_count(0)
+        expect(page.locator("#kb-user")).to_have_count(0)
     finally:
         context.close()
         demo.close()

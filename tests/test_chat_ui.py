@@ -245,11 +245,14 @@ def test_feedback_appends_one_json_line_per_rating_with_only_the_agreed_fields(t
     lines = path.read_text(encoding="utf-8").splitlines()
     assert len(lines) == 2
     first = json.loads(lines[0])
+    assert first.pop("id").startswith("fb-")
     assert first == {
         "timestamp": "2024-05-01T09:30:00+00:00",
         "question": "Vraag?",
+        "history": [],
         "answer": "Antwoord [1]",
         "doc_ids": ["doc-a", "doc-b"],
+        "passages": [],
         "rating": "up",
         "comment": "heel nuttig",
     }

@@ -1,4 +1,5 @@
-"""Build and launch the chat app: a Chat tab for klantmanagers and a Documents tab for CoP-trekkers.
+"""Build and launch the chat app: a Chat tab for klantmanagers, a Documents tab for CoP-trekkers and an
+Evaluatie tab for evaluators.
 
 :func:`create_app` builds the Gradio Blocks without launching (tests, embedding);
 :func:`launch` is what ``kb serve`` and ``chat_app.py`` call. Everything stays on this
@@ -13,7 +14,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from kb.chat.audit import AuditLog, audit_path
-from kb.chat.auth import PASSWORD_VAR, USER_VAR, AdminCredentials, AdminGate, Clock
+from kb.chat.auth import EVALUATOR, PASSWORD_VAR, USER_VAR, AdminCredentials, AdminGate, Clock
 from kb.config import Settings
 from kb.llm.backends import describe as describe_llm
 from kb.offline import apply_offline_env
@@ -67,11 +68,23 @@ CSS = """
 _FROM_ENV: Any = object()  # sentinel: read the admin account from KB_ADMIN_USER / KB_ADMIN_PASSWORD
 
 
-def admin_gate(admin: AdminCredentials | None, settings: Settings, clock: Clock = time.monotonic) -> AdminGate | None:
-    """Sessions, login throttle and audit log for ``admin``; ``None`` without an admin account."""
-    if admin is None:
+def evaluator_account(settings: Settings) -> AdminCredentials | None:
+    """The evaluator's account from ``KB_EVALUATOR_USER``/``KB_EVALUATOR_PASSWORD``; ``None`` unless both are set.
+
+    Raises :class:`~kb.errors.ConfigError` for a password shorter than 12 characters.
+    """
+    if not settings.evaluator_user or not settings.evaluator_password:
         return None
-    return AdminGate(admin, settings.admin_idle_minutes, AuditLog(audit_path(settings)), clock)
+    return AdminCredentials(settings.evaluator_user, settings.evaluator_password, EVALUATOR)
+
+
+def admin_gate(admin: AdminCredentials | None, settings: Settings, clock: Clock = time.monotonic) -> AdminGate | None:
+    """Sessions, login throttle and audit log for ``admin`` and the evaluator of ``settings``;
+    ``None`` when neither account is configured."""
+    accounts = [a for a in (admin, evaluator_account(settings)) if a is not None]
+    if not accounts:
+        return None
+    return AdminGate(accounts, settings.admin_idle_minutes, AuditLog(audit_path(settings)), clock)
 
 
 def create_app(
@@ -89,6 +102,7 @@ def create_app(
 
     from kb.chat.chat_tab import build_chat_tab
     from kb.chat.documents_tab import build_documents_tab
+    from kb.chat.eval_tab import build_eval_tab, eval_tab_available
 
     if gate is None:
         gate = admin_gate(AdminCredentials.from_env() if admin is _FROM_ENV else admin, settings)
@@ -101,6 +115,9 @@ def create_app(
                 build_chat_tab(kb, settings, demo, chat_tab)
             with gr.Tab("Documenten", id="documents"):
                 build_documents_tab(kb, settings, gate)
+            if eval_tab_available():
+                with gr.Tab("Evaluatie", id="evaluation") as eval_tab:
+                    build_eval_tab(kb, settings, gate, eval_tab)
     return demo
 
 
@@ -173,9 +190,9 @@ def launch(
         else:
             print(f"Corpusmap {settings.corpus_dir} bestaat niet; er is niets geïndexeerd.")
     print(describe_llm(settings))
-    if gate is None:
+    if gate is None or not gate.has_role("admin"):
         print(f"Documenten beheren is uitgeschakeld; stel {USER_VAR} en {PASSWORD_VAR} in om het aan te zetten.")
-    elif not _is_loopback(host):
+    if gate is not None and not _is_loopback(host):
         print(
             f"Let op: de app luistert op {host}. Zet er een HTTPS-proxy voor, "
             "anders gaan het beheerderswachtwoord en de sessiecookie onversleuteld over het netwerk."

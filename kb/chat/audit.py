@@ -2,7 +2,8 @@
 
 Each line says who (the admin account, or ``(onbekend)`` for a wrong user name), from which
 address, when, what (``login``, ``login_failed``, ``login_blocked``, ``logout``, ``upload``,
-``replace``, ``remove``, ``reindex``) and, for document actions, document ids and counts.
+``replace``, ``remove``, ``reindex``, and for evaluators ``eval_question``, ``eval_run``) and, for
+document actions, document ids and counts (for evaluators: feedback ids and question counts).
 It never holds document text, file contents, passwords or tokens: only the keys in
 :data:`DETAIL_KEYS` are written, and only as ids and numbers.
 """
@@ -18,8 +19,13 @@ from pathlib import Path
 
 from kb.config import Settings
 
-ACTIONS = frozenset({"login", "login_failed", "login_blocked", "logout", "upload", "replace", "remove", "reindex"})
-DETAIL_KEYS = frozenset({"doc_ids", "added", "replaced", "unchanged", "refused", "duplicate", "passages"})
+ACTIONS = frozenset(
+    {"login", "login_failed", "login_blocked", "logout", "upload", "replace", "remove", "reindex"}
+    | {"eval_question", "eval_run"}
+)
+DETAIL_KEYS = frozenset(
+    {"doc_ids", "added", "replaced", "unchanged", "refused", "duplicate", "passages", "feedback_ids", "questions"}
+)
 
 
 def audit_path(settings: Settings) -> Path:

@@ -1,7 +1,9 @@
-"""Admin login for the Documents tab: the account, server-side sessions and a login throttle.
+"""Login for the Documents and Evaluatie tabs: the accounts, server-side sessions and a login throttle.
 
-Credentials come only from ``KB_ADMIN_USER`` and ``KB_ADMIN_PASSWORD``; nothing is built
-in. Without both, uploading and removing documents is disabled and the tab says how to
+There are two roles. The admin (a CoP-trekker) manages documents and may evaluate; the
+evaluator only sees feedback and runs evaluations. Credentials come only from
+``KB_ADMIN_USER``/``KB_ADMIN_PASSWORD`` and ``KB_EVALUATOR_USER``/``KB_EVALUATOR_PASSWORD``
+(the latter read by :class:`~kb.config.Settings`); nothing is built in. Without both, uploading and removing documents is disabled and the tab says how to
 enable it; a password shorter than :data:`MIN_PASSWORD_CHARS` stops the start-up.
 
 A successful login gets a random token that the server hands out in an HttpOnly cookie
@@ -22,7 +24,7 @@ import secrets
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from kb.chat.audit import AuditLog
@@ -30,6 +32,8 @@ from kb.errors import ConfigError
 
 USER_VAR = "KB_ADMIN_USER"
 PASSWORD_VAR = "KB_ADMIN_PASSWORD"
+ADMIN, EVALUATOR = "admin", "evaluator"
+ROLES = (ADMIN, EVALUATOR)
 MIN_PASSWORD_CHARS = 12
 COOKIE_NAME = "kb_admin"
 DISABLED_NL = (
@@ -44,15 +48,19 @@ Clock = Callable[[], float]
 
 @dataclass(frozen=True)
 class AdminCredentials:
-    """The one admin account (a CoP-trekker) that may manage documents."""
+    """One login account: the admin (a CoP-trekker, manages documents) or an evaluator."""
 
     user: str
     password: str = field(repr=False)  # never shown in logs or reprs
+    role: str = ADMIN
 
     def __post_init__(self) -> None:
+        if self.role not in ROLES:
+            raise ValueError(f"role must be one of {ROLES}, not {self.role!r}")
         if len(self.password) < MIN_PASSWORD_CHARS:
+            variable = PASSWORD_VAR if self.role == ADMIN else "KB_EVALUATOR_PASSWORD"
             raise ConfigError(
-                f"Het beheerderswachtwoord ({PASSWORD_VAR}) is te kort: gebruik minstens "
+                f"Het wachtwoord in {variable} is te kort: gebruik minstens "
                 f"{MIN_PASSWORD_CHARS} tekens, bijvoorbeeld een zin van een paar woorden. De app start niet."
             )
 
@@ -78,11 +86,16 @@ class AdminCredentials:
 
 @dataclass
 class AdminSession:
-    """One logged-in admin; the token itself is not kept, only its hash."""
+    """One logged-in account; the token itself is not kept, only its hash."""
 
     user: str
     client: str
     last_seen: float
+    role: str = ADMIN
+
+    def may(self, role: str) -> bool:
+        """True when this session may act as ``role`` (the admin may also evaluate)."""
+        return self.role == role or self.role == ADMIN
 
 
 def _key(token: str) -> str:
@@ -98,12 +111,12 @@ class AdminSessions:
         self._sessions: dict[str, AdminSession] = {}
         self._lock = threading.Lock()
 
-    def start(self, user: str, client: str) -> str:
+    def start(self, user: str, client: str, role: str = ADMIN) -> str:
         """A new session; returns its token (32 random bytes, URL-safe)."""
         token = secrets.token_urlsafe(32)
         with self._lock:
             self._drop_expired()
-            self._sessions[_key(token)] = AdminSession(user, client, self.clock())
+            self._sessions[_key(token)] = AdminSession(user, client, self.clock(), role)
         return token
 
     def get(self, token: str | None) -> AdminSession | None:
@@ -217,17 +230,21 @@ def _wait_nl(seconds: float) -> str:
 
 
 class AdminGate:
-    """Login, session check and logout for the one admin account, with an audit trail."""
+    """Login, session check and logout for the accounts (admin, evaluator), with an audit trail."""
 
     def __init__(
         self,
-        credentials: AdminCredentials,
+        credentials: AdminCredentials | Sequence[AdminCredentials],
         idle_minutes: int,
         audit: AuditLog,
         clock: Clock = time.monotonic,
         throttle: LoginThrottle | None = None,
     ) -> None:
-        self.credentials = credentials
+        self.accounts = (credentials,) if isinstance(credentials, AdminCredentials) else tuple(credentials)
+        if not self.accounts:
+            raise ValueError("AdminGate needs at least one account")
+        if len({a.user for a in self.accounts}) != len(self.accounts):
+            raise ConfigError("KB_ADMIN_USER en KB_EVALUATOR_USER moeten verschillende namen zijn. De app start niet.")
         self.sessions = AdminSessions(idle_minutes * 60, clock)
         self.throttle = throttle or LoginThrottle(clock)
         self.audit = audit
@@ -240,14 +257,20 @@ class AdminGate:
         if wait > 0:
             self.audit.record("login_blocked", self._who(user), client)
             return LoginOutcome(False, self.login_refusal(wait), retry_after=wait)
-        if not self.credentials.check(user, password):
+        matches = [a for a in self.accounts if a.check(user, password)]  # every account checked: same timing
+        if not matches:
             self.throttle.failed(client)
             self.audit.record("login_failed", self._who(user), client)
             return LoginOutcome(False, WRONG_NL)
+        account = matches[0]
         self.throttle.succeeded(client)
-        token = self.sessions.start(self.credentials.user, client)
-        self.audit.record("login", self.credentials.user, client)
+        token = self.sessions.start(account.user, client, account.role)
+        self.audit.record("login", account.user, client)
         return LoginOutcome(True, "", token)
+
+    def has_role(self, role: str) -> bool:
+        """True when an account with ``role`` is configured."""
+        return any(a.role == role for a in self.accounts)
 
     @staticmethod
     def login_refusal(wait_seconds: float) -> str:
@@ -298,6 +321,7 @@ class AdminGate:
                     self._bound[session_hash] = new_key
 
     def _who(self, typed_user: str) -> str:
-        """The typed name only when it is the admin's: a wrong name may be a password typed in the wrong box."""
+        """The typed name only when it is an account's: a wrong name may be a password typed in the wrong box."""
         typed = (typed_user or "").strip()
-        return typed if hmac.compare_digest(typed.encode(), self.credentials.user.encode()) else "(onbekend)"
+        known = [hmac.compare_digest(typed.encode(), a.user.encode()) for a in self.accounts]
+        return typed if any(known) else "(onbekend)"

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from kb.chat.feedback import feedback_path, record_feedback
+from kb.chat.feedback import answer_passages, feedback_path, record_feedback
 from kb.chat.render import (
     SEARCHING,
     SOURCES_PENDING,
@@ -85,7 +85,7 @@ def stream_answer(
             if isinstance(event, DraftDelta):
                 yield conversation, [*pending, {"role": "assistant", "content": draft_markdown(event.draft)}], "", False
             elif isinstance(event, Answered):
-                updated = with_answer(conversation, event.answer)
+                updated = with_answer(conversation, event.answer, history)
                 yield updated, updated["messages"], "", True
                 return
     except KBError as exc:
@@ -96,8 +96,8 @@ def stream_answer(
     yield conversation, conversation["messages"], error, True
 
 
-def with_answer(conversation: dict[str, Any], answer: Answer) -> dict[str, Any]:
-    """The conversation with ``answer`` (and its question) added."""
+def with_answer(conversation: dict[str, Any], answer: Answer, history: list[str] | None = None) -> dict[str, Any]:
+    """The conversation with ``answer`` (and its question, asked after ``history``) added."""
     return {
         "messages": [
             *conversation["messages"],
@@ -107,8 +107,10 @@ def with_answer(conversation: dict[str, Any], answer: Answer) -> dict[str, Any]:
         "questions": [*conversation["questions"], answer.question],
         "last": {
             "question": answer.question,
+            "history": [redact(h) for h in history or []],
             "answer": answer.text,
             "doc_ids": [c.doc_id for c in answer.citations],
+            "passages": answer_passages(answer),
         },
         "sources": sources_html(answer),
     }
@@ -119,7 +121,16 @@ def rate_last_answer(path: Path, conversation: dict[str, Any], rating: str, comm
     last = conversation.get("last")
     if not last:
         return "Stel eerst een vraag; daarna kunt u het antwoord beoordelen."
-    record_feedback(path, last["question"], last["answer"], last["doc_ids"], rating, comment)
+    record_feedback(
+        path,
+        last["question"],
+        last["answer"],
+        last["doc_ids"],
+        rating,
+        comment,
+        history=last.get("history", ()),
+        passages=last.get("passages", ()),
+    )
     return "Bedankt! Uw beoordeling is opgeslagen."
 
 

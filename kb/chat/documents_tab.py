@@ -15,7 +15,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from kb.chat.auth import COOKIE_NAME, DISABLED_NL, WRONG_NL, AdminGate, AdminSession
+from kb.chat.auth import ADMIN, COOKIE_NAME, DISABLED_NL, WRONG_NL, AdminGate, AdminSession
 from kb.chat.render import DOCUMENT_HEADERS, INGEST_HEADERS, document_rows, ingest_rows
 from kb.chat.uploads import UploadRefused, UploadRegistry, find_replacements, stage_uploads, staging_dir
 from kb.config import Settings
@@ -26,6 +26,7 @@ from kb.service import KnowledgeBase
 log = logging.getLogger(__name__)
 
 NOT_LOGGED_IN = "Log eerst in als beheerder (of opnieuw: na een tijd zonder activiteit of na uitloggen)."
+WRONG_ROLE_NL = "⚠️ Dit account mag geen documenten beheren; het is voor het tabblad Evaluatie."
 REPLACE_LABEL = "Vervang het bestaande document"
 _DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 
@@ -134,16 +135,23 @@ def _token(request: Any) -> str | None:
     return cookies.get(COOKIE_NAME)
 
 
-def admin_session(gate: AdminGate, request: Any) -> AdminSession | None:
-    """The admin session behind this Gradio request's cookie (never its session hash), or ``None``.
+def admin_session(gate: AdminGate, request: Any, role: str = ADMIN) -> AdminSession | None:
+    """The session behind this Gradio request's cookie (never its session hash) when it may act as
+    ``role``, or ``None``.
 
-    A page used as admin is bound to the token, so its event stream is only readable with it.
+    A page used with a login is bound to the token, so its event stream is only readable with it.
     """
     token = _token(request)
     session = gate.session(token)
-    if session is not None:
-        gate.bind(getattr(request, "session_hash", None), token)
-    return session
+    if session is None:
+        return None
+    gate.bind(getattr(request, "session_hash", None), token)
+    return session if session.may(role) else None
+
+
+def wrong_role(gate: AdminGate, request: Any) -> bool:
+    """True when the cookie belongs to a live session of another role (an evaluator on the Documents tab)."""
+    return gate.session(_token(request)) is not None
 
 
 def audit_ingest(gate: AdminGate, session: AdminSession, client: str, action: str, results: list[FileResult]) -> None:
@@ -188,7 +196,7 @@ def build_documents_tab(kb: KnowledgeBase, settings: Settings, gate: AdminGate |
     import pandas as pd
     from gradio.utils import get_upload_folder
 
-    if gate is None:
+    if gate is None or not gate.has_role(ADMIN):
         gr.Markdown(DISABLED_NL, elem_id="kb-admin-disabled")
         return
 
@@ -276,7 +284,7 @@ def build_documents_tab(kb: KnowledgeBase, settings: Settings, gate: AdminGate |
         """Runs after the browser posted the form to /admin/login: the cookie decides."""
         if admin_session(gate, request) is None:
             wait = gate.throttle.wait_seconds(_client(request))
-            message = gate.login_refusal(wait) if wait > 0 else WRONG_NL
+            message = gate.login_refusal(wait) if wait > 0 else WRONG_ROLE_NL if wrong_role(gate, request) else WRONG_NL
             return logged_out(message)
         return (
             gr.Column(visible=False),

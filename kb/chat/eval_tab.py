@@ -1,0 +1,367 @@
+"""The Evaluatie tab for evaluators: feedback → eval question → eval run → report and comparison.
+
+Behind the login of :mod:`kb.chat.auth` (role ``evaluator``, or the admin). As in the
+Documents tab every handler checks the cookie of its own request, because each Gradio event
+is an HTTP endpoint that can be called without the page; question files and runs are chosen
+by name from lists the server makes (:mod:`evals.workspace`), never by a path from the browser.
+The work itself lives in :mod:`kb.chat.feedback`, :mod:`evals.from_feedback` and
+:mod:`evals.workspace`; this module only renders and wires.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import threading
+from typing import Any
+
+from kb.chat.auth import EVALUATOR, WRONG_NL, AdminGate
+from kb.chat.documents_tab import LOGIN_JS, LOGOUT_JS, _client, _token, admin_session, takes_request
+from kb.chat.feedback import feedback_path, find_feedback, list_feedback
+from kb.config import Settings
+from kb.errors import KBError
+from kb.service import KnowledgeBase
+
+log = logging.getLogger(__name__)
+
+NOT_LOGGED_IN = "Log eerst in als evaluator (of opnieuw: na een tijd zonder activiteit of na uitloggen)."
+DISABLED_NL = (
+    "Het tabblad Evaluatie is uitgeschakeld: er is geen evaluator of beheerder ingesteld. Start de app met "
+    "`KB_EVALUATOR_USER` en `KB_EVALUATOR_PASSWORD` (of `KB_ADMIN_USER` en `KB_ADMIN_PASSWORD`) en log hier dan in."
+)
+FEEDBACK_HEADERS = ["Id", "Tijd", "Oordeel", "Vraag", "Antwoord", "Bronnen", "Toelichting"]
+RATING_NL = {"up": "👍 nuttig", "down": "👎 niet nuttig"}
+ANSWER_CHARS = 400
+BUSY_NL = "Er loopt al een evaluatie; wacht tot die klaar is."
+
+
+def eval_tab_available() -> bool:
+    """The tab needs the ``evals`` package (a checkout has it; a bare install of ``kb`` may not)."""
+    return importlib.util.find_spec("evals") is not None
+
+
+def sources_cell(item: dict[str, Any]) -> str:
+    """The cited sources of a feedback item, one per line: ``[1] title — locator``."""
+    cited = [p for p in item.get("passages", []) if isinstance(p, dict) and p.get("cited")]
+    if cited:
+        return "\n".join(f"[{p['cited']}] {p.get('title') or p['doc_id']} — {p.get('locator', '')}" for p in cited)
+    return ", ".join(item.get("doc_ids", [])) or "–"
+
+
+def feedback_rows(items: list[dict[str, Any]]) -> list[list[str]]:
+    """One table row per feedback item (already newest first)."""
+    rows = []
+    for item in items:
+        answer = str(item.get("answer", ""))
+        rows.append(
+            [
+                item["id"],
+                str(item.get("timestamp", ""))[:16].replace("T", " "),
+                RATING_NL.get(item.get("rating", ""), item.get("rating", "")),
+                str(item.get("question", "")),
+                answer if len(answer) <= ANSWER_CHARS else answer[:ANSWER_CHARS].rsplit(" ", 1)[0] + " …",
+                sources_cell(item),
+                str(item.get("comment", "")),
+            ]
+        )
+    return rows
+
+
+def feedback_choice(item: dict[str, Any]) -> tuple[str, str]:
+    """Dropdown entry for a feedback item: (label, id)."""
+    question = str(item.get("question", ""))
+    short = question if len(question) <= 70 else question[:70] + "…"
+    return f"{short} ({item['id']}, {RATING_NL.get(item.get('rating', ''), '')})", item["id"]
+
+
+def passage_options(item: dict[str, Any]) -> list[tuple[str, int]]:
+    """Checkbox entries for the passages of a feedback item: (label, 1-based number)."""
+    from evals.from_feedback import passage_choices
+
+    options = []
+    for n, p in enumerate(passage_choices(item), 1):
+        mark = f"bron [{p['cited']}]" if p.get("cited") else "opgehaald"
+        options.append((f"{mark} · {p['doc_id']} · “{p['quote']}”", n))
+    return options
+
+
+def parse_facts(text: str) -> list[str]:
+    """Key facts typed one per line (or separated by ';')."""
+    return [f.strip() for line in (text or "").splitlines() for f in line.split(";") if f.strip()]
+
+
+def build_eval_tab(kb: KnowledgeBase, settings: Settings, gate: AdminGate | None, tab: Any = None) -> None:
+    """Build the Evaluatie tab inside the open ``tab``; without an account only a notice."""
+    import gradio as gr
+    import pandas as pd
+
+    from evals import workspace
+    from evals.errors import EvalError
+    from evals.from_feedback import append_question, default_passages, draft_question
+    from evals.questions import TYPES
+
+    if gate is None:
+        gr.Markdown(DISABLED_NL, elem_id="kb-eval-disabled")
+        return
+    ratings = feedback_path(settings)
+    running = threading.Lock()  # one eval run at a time: the machine has few cores
+
+    def empty_feedback() -> pd.DataFrame:
+        return pd.DataFrame(columns=FEEDBACK_HEADERS)
+
+    def feedback_table(negative: bool) -> tuple[pd.DataFrame, Any]:
+        items = list_feedback(ratings, bool(negative))
+        table = pd.DataFrame(feedback_rows(items), columns=FEEDBACK_HEADERS)
+        return table, gr.Dropdown(choices=[feedback_choice(i) for i in items], value=None)
+
+    def file_choices() -> Any:
+        labels = list(workspace.question_files(settings))
+        return gr.Dropdown(choices=labels, value=labels[0] if labels else None)
+
+    def run_choices(selected: str | None = None) -> tuple[Any, Any, Any]:
+        runs = workspace.list_runs(settings)
+        chosen = selected if selected in runs else runs[0] if runs else None
+        previous = runs[1] if len(runs) > 1 else None
+        return (
+            gr.Dropdown(choices=runs, value=chosen),
+            gr.Dropdown(choices=runs, value=previous),
+            gr.Dropdown(choices=runs, value=chosen),
+        )
+
+    def show_run(name: str | None) -> tuple[str, str]:
+        if not name:
+            return "Nog geen evaluatierun. Start er hierboven een.", ""
+        try:
+            run_dir = workspace.resolve_run(settings, name)
+            return workspace.summary_markdown(run_dir), workspace.report_iframe(run_dir)
+        except KBError as exc:
+            return f"⚠️ {exc}", ""
+
+    with gr.Column(visible=True) as login_box:
+        gr.Markdown("Log in als evaluator (of als CoP-trekker) om feedback te bekijken en evaluaties te draaien.")
+        user = gr.Textbox(label="Gebruikersnaam", elem_id="kb-eval-user")
+        password = gr.Textbox(label="Wachtwoord", type="password", elem_id="kb-eval-password")
+        login = gr.Button("Inloggen", variant="primary", elem_id="kb-eval-login")
+        login_status = gr.Markdown(elem_id="kb-eval-login-status")
+    with gr.Column(visible=False) as work_box:
+        with gr.Row():
+            whoami = gr.Markdown(elem_id="kb-eval-whoami")
+            logout = gr.Button("Uitloggen", size="sm", scale=0, elem_id="kb-eval-logout")
+        gr.Markdown("### Feedback")
+        with gr.Row():
+            negative = gr.Checkbox(True, label="Alleen 👎 (niet nuttig)", elem_id="kb-eval-negative")
+            refresh = gr.Button("Vernieuwen", size="sm", scale=0, elem_id="kb-eval-refresh")
+        feedback = gr.Dataframe(
+            empty_feedback(),
+            interactive=False,
+            wrap=True,
+            column_widths=["9%", "9%", "8%", "18%", "28%", "16%", "12%"],
+            elem_id="kb-eval-feedback",
+        )
+        gr.Markdown("### Feedback omzetten in een evaluatievraag")
+        item_choice = gr.Dropdown([], label="Feedback", elem_id="kb-eval-item")
+        with gr.Row():
+            question = gr.Textbox(label="Vraag", scale=3, elem_id="kb-eval-question")
+            kind = gr.Dropdown(list(TYPES), value="factual", label="Soort vraag", scale=1, elem_id="kb-eval-type")
+        facts = gr.Textbox(
+            label="Kernfeiten (één per regel, 1–4 woorden uit de passage; a|b voor alternatieven)",
+            lines=3,
+            elem_id="kb-eval-facts",
+        )
+        passages = gr.CheckboxGroup([], label="Verwachte passage(s)", elem_id="kb-eval-passages")
+        with gr.Row():
+            file_name = gr.Textbox("feedback", label="Vragenbestand", scale=3, elem_id="kb-eval-file")
+            add = gr.Button("Toevoegen aan vragenbestand", variant="primary", scale=1, elem_id="kb-eval-add")
+        add_status = gr.Markdown(elem_id="kb-eval-add-status")
+        gr.Markdown("### Evaluatie draaien")
+        gr.Markdown(
+            "Draait ons systeem (`ours`) op de index van deze app met de vragen uit het gekozen bestand; "
+            "het resultaat komt in de datamap (`evals/runs/`)."
+        )
+        with gr.Row():
+            run_file = gr.Dropdown([], label="Vragenbestand", scale=3, elem_id="kb-eval-run-file")
+            start = gr.Button("Evaluatie starten", variant="primary", scale=1, elem_id="kb-eval-start")
+        run_status = gr.Markdown(elem_id="kb-eval-run-status")
+        gr.Markdown("### Resultaat")
+        run_choice = gr.Dropdown([], label="Run", elem_id="kb-eval-run-choice")
+        summary = gr.Markdown(elem_id="kb-eval-summary")
+        report = gr.HTML(elem_id="kb-eval-report")
+        gr.Markdown("### Twee runs vergelijken")
+        with gr.Row():
+            run_a = gr.Dropdown([], label="Run A (ervoor)", elem_id="kb-eval-run-a")
+            run_b = gr.Dropdown([], label="Run B (erna)", elem_id="kb-eval-run-b")
+            compare = gr.Button("Vergelijken", scale=0, elem_id="kb-eval-compare")
+        comparison = gr.Markdown(elem_id="kb-eval-comparison")
+
+    work_outputs = [login_box, work_box, login_status, whoami, feedback, item_choice, run_file]
+    run_outputs = [run_choice, run_a, run_b, summary, report]
+
+    def logged_out(message: str) -> tuple:
+        """The login form shown; everything behind it hidden and emptied."""
+        empty = gr.Dropdown(choices=[], value=None)
+        return (
+            gr.Column(visible=True),
+            gr.Column(visible=False),
+            message,
+            "",
+            empty_feedback(),
+            empty,
+            empty,
+            empty,
+            empty,
+            empty,
+            "",
+            "",
+        )
+
+    @takes_request
+    def eval_after_login(negative_only: bool, request: gr.Request):
+        """After the browser posted the form to /admin/login (or the tab was opened): the cookie decides."""
+        session = admin_session(gate, request, EVALUATOR)
+        if session is None:
+            wait = gate.throttle.wait_seconds(_client(request))
+            return logged_out(gate.login_refusal(wait) if wait > 0 else WRONG_NL)
+        table, items = feedback_table(negative_only)
+        role = "evaluator" if session.role == EVALUATOR else "beheerder"
+        first = workspace.list_runs(settings)
+        shown = show_run(first[0] if first else None)
+        return (
+            gr.Column(visible=False),
+            gr.Column(visible=True),
+            "",
+            f"U bent ingelogd als {role} (**{session.user}**).",
+            table,
+            items,
+            file_choices(),
+            *run_choices(),
+            *shown,
+        )
+
+    @takes_request
+    def eval_on_tab(negative_only: bool, request: gr.Request):
+        """Opening the tab with a live login cookie (e.g. from the Documents tab) shows the work at once."""
+        if admin_session(gate, request, EVALUATOR) is None:
+            return tuple(gr.skip() for _ in range(len(work_outputs) + len(run_outputs)))
+        return eval_after_login(negative_only, request)
+
+    all_outputs = work_outputs + run_outputs
+    if tab is not None:
+        tab.select(eval_on_tab, [negative], all_outputs, api_visibility="private")
+    for trigger in (login.click, password.submit):
+        trigger(None, [user, password], [user, password], js=LOGIN_JS, api_visibility="private").then(
+            eval_after_login, [negative], all_outputs, api_visibility="private"
+        )
+
+    @takes_request
+    def eval_after_logout(request: gr.Request):
+        gate.logout(_token(request), _client(request))
+        return logged_out("U bent uitgelogd.")
+
+    logout.click(None, None, None, js=LOGOUT_JS, api_visibility="private").then(
+        eval_after_logout, None, all_outputs, api_visibility="private"
+    )
+
+    @takes_request
+    def eval_list_feedback(negative_only: bool, request: gr.Request):
+        if admin_session(gate, request, EVALUATOR) is None:
+            return empty_feedback(), gr.Dropdown(choices=[], value=None), NOT_LOGGED_IN
+        table, items = feedback_table(negative_only)
+        return table, items, ""
+
+    for trigger in (refresh.click, negative.change):
+        trigger(eval_list_feedback, [negative], [feedback, item_choice, add_status], api_visibility="private")
+
+    @takes_request
+    def eval_pick_feedback(feedback_id: str | None, request: gr.Request):
+        """Fill the draft form from the chosen feedback item."""
+        if admin_session(gate, request, EVALUATOR) is None:
+            return "", gr.skip(), "", gr.CheckboxGroup(choices=[], value=[]), NOT_LOGGED_IN
+        item = find_feedback(ratings, feedback_id or "")
+        if item is None:
+            return "", gr.skip(), "", gr.CheckboxGroup(choices=[], value=[]), ""
+        kind_value = "follow-up" if item.get("history") else "factual"
+        options = gr.CheckboxGroup(choices=passage_options(item), value=default_passages(item))
+        return item.get("question", ""), kind_value, "", options, ""
+
+    item_choice.change(
+        eval_pick_feedback,
+        [item_choice],
+        [question, kind, facts, passages, add_status],
+        api_visibility="private",
+    )
+
+    @takes_request
+    def eval_to_question(
+        feedback_id: str | None,
+        question_text: str,
+        kind_value: str,
+        facts_text: str,
+        chosen: list[int] | None,
+        name: str,
+        request: gr.Request,
+    ):
+        session = admin_session(gate, request, EVALUATOR)
+        if session is None:
+            return NOT_LOGGED_IN, gr.skip()
+        item = find_feedback(ratings, feedback_id or "")
+        if item is None:
+            return "Kies eerst een feedback-item.", gr.skip()
+        try:
+            path = workspace.question_file(settings, name)
+            drafted = draft_question(item, question_text, parse_facts(facts_text), list(chosen or []), kind_value)
+            count = append_question(path, drafted)
+        except EvalError as exc:
+            return f"⚠️ {exc}", gr.skip()
+        gate.audit.record("eval_question", session.user, _client(request), feedback_ids=[item["id"]], questions=1)
+        message = f"Vraag **{drafted.id}** toegevoegd aan `{path.name}` ({count} vraag/vragen)."
+        labels = list(workspace.question_files(settings))
+        return message, gr.Dropdown(choices=labels, value=path.name)
+
+    add.click(
+        eval_to_question,
+        [item_choice, question, kind, facts, passages, file_name],
+        [add_status, run_file],
+        api_visibility="private",
+    )
+
+    @takes_request
+    def eval_run(label: str | None, request: gr.Request, progress=gr.Progress()):
+        session = admin_session(gate, request, EVALUATOR)
+        if session is None:
+            return NOT_LOGGED_IN, *(gr.skip() for _ in run_outputs)
+        if not running.acquire(blocking=False):
+            return BUSY_NL, *(gr.skip() for _ in run_outputs)
+        try:
+            progress(0.0, desc="Evaluatie voorbereiden …")
+            embedding = (kb.embed_model, kb.store.model_id)
+            name = workspace.run_eval(settings, label or "", embedding, lambda f, m: progress(f, desc=m))
+        except KBError as exc:
+            return f"⚠️ {exc}", *(gr.skip() for _ in run_outputs)
+        except Exception:
+            log.exception("eval run failed")
+            return "⚠️ De evaluatie is mislukt; zie het log van de server.", *(gr.skip() for _ in run_outputs)
+        finally:
+            running.release()
+        gate.audit.record("eval_run", session.user, _client(request))
+        return f"Klaar: run **{name}**.", *run_choices(name), *show_run(name)
+
+    start.click(eval_run, [run_file], [run_status, *run_outputs], api_visibility="private")
+
+    @takes_request
+    def eval_show_run(name: str | None, request: gr.Request):
+        if admin_session(gate, request, EVALUATOR) is None:
+            return NOT_LOGGED_IN, ""
+        return show_run(name)
+
+    run_choice.input(eval_show_run, [run_choice], [summary, report], api_visibility="private")
+
+    @takes_request
+    def eval_compare(a: str | None, b: str | None, request: gr.Request):
+        if admin_session(gate, request, EVALUATOR) is None:
+            return NOT_LOGGED_IN
+        try:
+            return workspace.compare_markdown(settings, a, b)
+        except KBError as exc:
+            return f"⚠️ {exc}"
+
+    compare.click(eval_compare, [run_a, run_b], [comparison], api_visibility="private")
