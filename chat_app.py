@@ -9,7 +9,6 @@ Host and port come from ``KB_HOST`` (default 127.0.0.1) and ``KB_PORT`` (or
 from __future__ import annotations
 
 import logging
-import os
 import sys
 
 from kb.offline import apply_offline_env
@@ -20,33 +19,23 @@ from kb.config import Settings  # noqa: E402
 from kb.errors import KBError  # noqa: E402
 
 
-def _port(environ: dict[str, str]) -> int:
-    raw = (environ.get("KB_PORT") or environ.get("GRADIO_SERVER_PORT") or "7860").strip()
-    if not raw.isdigit() or not 0 < int(raw) < 65536:
-        raise KBError(f"KB_PORT moet een poortnummer zijn (1–65535), niet '{raw}'.")
-    return int(raw)
-
-
 def main() -> int:
     """Read the settings, open the knowledge base and serve the app until stopped."""
-    environ = dict(os.environ)
     try:
-        settings = Settings.from_env(environ)
-        port = _port(environ)
+        settings = Settings.from_env()
         logging.basicConfig(
             level=getattr(logging, settings.log_level, logging.WARNING), format="%(levelname)s %(name)s: %(message)s"
         )
         from kb.chat.auth import AdminCredentials
 
-        admin = AdminCredentials.from_env(environ)  # a too short password stops here, before any model loads
+        admin = AdminCredentials.from_settings(settings)  # a too short password stops here, before any model loads
         from kb.chat.app import evaluator_account, launch
 
         evaluator_account(settings)  # the evaluator's too
         from kb.service import build_kb
 
         kb = build_kb(settings)
-        host = environ.get("KB_HOST", "").strip() or "127.0.0.1"
-        launch(kb, host=host, port=port, ingest_corpus=True, admin=admin)
+        launch(kb, host=settings.host, port=settings.port, ingest_corpus=True, admin=admin)
     except KBError as exc:
         print(f"Fout: {exc}", file=sys.stderr)
         return 2

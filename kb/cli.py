@@ -397,7 +397,9 @@ def serve(ctx: click.Context, host: str, port: int, ingest: bool) -> None:
     from kb.chat.auth import AdminCredentials
 
     try:
-        admin = AdminCredentials.from_env()  # a too short password stops here, before any model loads
+        admin = AdminCredentials.from_settings(
+            _settings(ctx)
+        )  # a too short password stops here, before any model loads
         evaluator_account(_settings(ctx))
     except KBError as exc:
         raise click.ClickException(str(exc)) from None

@@ -39,6 +39,11 @@ DOCUMENTED: dict[str, tuple[str, str]] = {
         "Days a feedback rating is kept; older ones are deleted when the app starts and by "
         "`kb privacy purge`. `0` keeps them without limit.",
     ),
+    "KB_ADMIN_USER": (
+        "",
+        "Login for the Documents tab (a CoP-trekker); without it and its password, uploads are disabled.",
+    ),
+    "KB_ADMIN_PASSWORD": ("", "Password of `KB_ADMIN_USER`, at least 12 characters (never logged)."),
     "KB_EVALUATOR_USER": (
         "",
         "Login for the Evaluatie tab only (feedback, eval questions, eval runs); the admin may use that tab too.",
@@ -48,6 +53,8 @@ DOCUMENTED: dict[str, tuple[str, str]] = {
         "30",
         "Minutes without activity after which a CoP-trekker's login in the chat app ends.",
     ),
+    "KB_HOST": ("127.0.0.1", "Address the chat app listens on."),
+    "KB_PORT": ("7860", "Port of the chat app (`GRADIO_SERVER_PORT` is honoured when `KB_PORT` is unset)."),
     "KB_LOG_LEVEL": ("WARNING", "Logging level; logs never contain document text or questions."),
     "KB_LLM": (
         "off",
@@ -65,6 +72,7 @@ DOCUMENTED: dict[str, tuple[str, str]] = {
     "KB_LLM_RETRIES": ("2", "Retries after a failed connection to the model server."),
     "KB_LLM_MAX_TOKENS": ("350", "Longest generated answer, in tokens."),
     "KB_LLM_SOURCES": ("5", "Number of retrieved passages given to the model as numbered sources."),
+    "KB_LLM_PORT": ("8080", "Port of the small local test model started by `./run.sh llm` (`python -m kb.llm.local`)."),
 }
 LLM_BACKENDS = ("off", "openai-compatible", "ollama")
 
@@ -82,6 +90,13 @@ def _int(name: str, environ: dict[str, str], minimum: int = 1) -> int:
         raise ConfigError(f"{name} moet een geheel getal zijn, niet '{raw}'.") from None
     if value < minimum:
         raise ConfigError(f"{name} moet minstens {minimum} zijn.")
+    return value
+
+
+def _port(name: str, environ: dict[str, str]) -> int:
+    value = _int(name, environ)
+    if value > 65535:
+        raise ConfigError(f"{name} moet een poortnummer zijn (1–65535), niet '{value}'.")
     return value
 
 
@@ -107,8 +122,12 @@ class Settings:
     pii_policy: str = "redact"
     feedback_days: int = 90
     admin_idle_minutes: int = 30
+    admin_user: str = ""
+    admin_password: str = field(default="", repr=False)
     evaluator_user: str = ""
     evaluator_password: str = field(default="", repr=False)
+    host: str = "127.0.0.1"
+    port: int = 7860
     log_level: str = "WARNING"
     llm: str = "off"
     llm_base_url: str = ""
@@ -118,6 +137,7 @@ class Settings:
     llm_retries: int = 2
     llm_max_tokens: int = 350
     llm_sources: int = 5
+    llm_port: int = 8080
     extra: dict[str, str] = field(default_factory=dict, compare=False)
 
     @classmethod
@@ -135,8 +155,12 @@ class Settings:
             pii_policy=_choice("KB_PII_POLICY", env, ("redact", "refuse", "off")),
             feedback_days=_int("KB_FEEDBACK_DAYS", env, minimum=0),
             admin_idle_minutes=_int("KB_ADMIN_IDLE_MINUTES", env),
+            admin_user=_env("KB_ADMIN_USER", env),
+            admin_password=env.get("KB_ADMIN_PASSWORD", ""),  # not stripped: spaces count
             evaluator_user=_env("KB_EVALUATOR_USER", env),
             evaluator_password=env.get("KB_EVALUATOR_PASSWORD", ""),  # not stripped: spaces count
+            host=_env("KB_HOST", env),
+            port=_port("KB_PORT", {"KB_PORT": env.get("KB_PORT") or env.get("GRADIO_SERVER_PORT", "")}),
             log_level=_env("KB_LOG_LEVEL", env).upper(),
             llm=_choice("KB_LLM", env, LLM_BACKENDS),
             llm_base_url=_env("KB_LLM_BASE_URL", env),
@@ -146,6 +170,7 @@ class Settings:
             llm_retries=_int("KB_LLM_RETRIES", env, minimum=0),
             llm_max_tokens=_int("KB_LLM_MAX_TOKENS", env, minimum=16),
             llm_sources=_int("KB_LLM_SOURCES", env),
+            llm_port=_port("KB_LLM_PORT", env),
         )
 
     def with_(self, **changes: object) -> Settings:

@@ -59,7 +59,7 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def chat_server(tmp_path_factory, sample_data_dir, e5):
-    """The app serving a private copy of the sample index, with a test admin account from env."""
+    """The app serving a private copy of the sample index, with test admin and evaluator accounts."""
     from kb.chat.app import launch
     from kb.config import Settings
     from kb.service import build_kb
@@ -67,16 +67,20 @@ def chat_server(tmp_path_factory, sample_data_dir, e5):
     data_dir = tmp_path_factory.mktemp("chat") / "data"
     shutil.copytree(sample_data_dir, data_dir)
     evaluator = ("evaluator-test", secrets.token_urlsafe(12))
-    settings = Settings().with_(
-        data_dir=data_dir, corpus_dir=CORPUS, evaluator_user=evaluator[0], evaluator_password=evaluator[1]
+    admin = ("trekker-test", secrets.token_urlsafe(12))
+    settings = Settings.from_env(
+        {
+            "KB_DATA_DIR": str(data_dir),
+            "KB_CORPUS_DIR": str(CORPUS),
+            "KB_ADMIN_USER": admin[0],
+            "KB_ADMIN_PASSWORD": admin[1],
+            "KB_EVALUATOR_USER": evaluator[0],
+            "KB_EVALUATOR_PASSWORD": evaluator[1],
+        }
     )
     kb = build_kb(settings, embedding=e5)
-    admin = ("trekker-test", secrets.token_urlsafe(12))
     port = _free_port()
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("KB_ADMIN_USER", admin[0])
-        env.setenv("KB_ADMIN_PASSWORD", admin[1])
-        server = launch(kb, host="127.0.0.1", port=port, ingest_corpus=True, block=False)
+    server = launch(kb, host="127.0.0.1", port=port, ingest_corpus=True, block=False)
     try:
         yield {
             "url": f"http://127.0.0.1:{port}/",
@@ -331,10 +335,8 @@ def test_documents_tab_explains_how_to_enable_uploads_without_admin(browser, cha
 
     from kb.chat.app import launch
 
-    monkeypatch.delenv("KB_ADMIN_USER", raising=False)
-    monkeypatch.delenv("KB_ADMIN_PASSWORD", raising=False)
     port = _free_port()
-    demo = launch(chat_server["kb"], host="127.0.0.1", port=port, ingest_corpus=False, block=False)
+    demo = launch(chat_server["kb"], host="127.0.0.1", port=port, ingest_corpus=False, block=False, admin=None)
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     try:
         page = context.new_page()

@@ -65,7 +65,7 @@ CSS = """
 .kb-abstain-note { background: #fff4e5; border-left: 4px solid #f59e0b; padding: 8px; margin-bottom: 8px; color: #3b2a00; }
 .kb-empty { color: var(--body-text-color-subdued); }
 """
-_FROM_ENV: Any = object()  # sentinel: read the admin account from KB_ADMIN_USER / KB_ADMIN_PASSWORD
+_FROM_SETTINGS: Any = object()  # sentinel: the admin account of the settings (KB_ADMIN_USER / KB_ADMIN_PASSWORD)
 
 
 def evaluator_account(settings: Settings) -> AdminCredentials | None:
@@ -90,7 +90,7 @@ def admin_gate(admin: AdminCredentials | None, settings: Settings, clock: Clock 
 def create_app(
     kb: KnowledgeBase,
     settings: Settings,
-    admin: AdminCredentials | None = _FROM_ENV,
+    admin: AdminCredentials | None = _FROM_SETTINGS,
     *,
     gate: AdminGate | None = None,
 ) -> Any:  # gr.Blocks; gradio is imported lazily
@@ -105,7 +105,7 @@ def create_app(
     from kb.chat.eval_tab import build_eval_tab, eval_tab_available
 
     if gate is None:
-        gate = admin_gate(AdminCredentials.from_env() if admin is _FROM_ENV else admin, settings)
+        gate = admin_gate(AdminCredentials.from_settings(settings) if admin is _FROM_SETTINGS else admin, settings)
     # delete_cache: files uploaded but never added wait in Gradio's temp folder; drop them after an hour
     # (the upload handler deletes the ones it handled at once)
     with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
@@ -159,13 +159,13 @@ def launch(
     ingest_corpus: bool = True,
     *,
     block: bool = True,
-    admin: AdminCredentials | None = _FROM_ENV,
+    admin: AdminCredentials | None = _FROM_SETTINGS,
     gate: AdminGate | None = None,
 ) -> RunningServer:
     """Optionally index the corpus folder, then serve the app; returns the running server.
 
     With ``block=False`` the server runs in a background thread (tests); call ``.close()``.
-    ``admin`` defaults to the account in the environment (a too short password stops here);
+    ``admin`` defaults to the account in ``kb.settings`` (a too short password stops here);
     tests may pass a ``gate`` with their own clock.
     """
     from kb.chat.documents_tab import upload_dir
@@ -179,7 +179,7 @@ def launch(
     if purged.deleted or purged.redacted:
         print(f"Feedback: {purged.deleted} beoordeling(en) ouder dan {purged.days} dagen verwijderd.")
     if gate is None:
-        gate = admin_gate(AdminCredentials.from_env() if admin is _FROM_ENV else admin, settings)
+        gate = admin_gate(AdminCredentials.from_settings(settings) if admin is _FROM_SETTINGS else admin, settings)
     leftovers = sweep_uploads(upload_dir(settings))
     if leftovers:
         print(f"{leftovers} achtergebleven upload(s) uit {upload_dir(settings)} verwijderd.")

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import secrets
 import threading
 import time
@@ -28,6 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from kb.chat.audit import AuditLog
+from kb.config import Settings
 from kb.errors import ConfigError
 
 USER_VAR = "KB_ADMIN_USER"
@@ -65,17 +65,19 @@ class AdminCredentials:
             )
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> AdminCredentials | None:
-        """Read the account from the environment; ``None`` when either variable is unset or empty.
+    def from_settings(cls, settings: Settings) -> AdminCredentials | None:
+        """The admin account of ``settings``; ``None`` when the user or the password is empty.
 
         Raises :class:`ConfigError` when the password is shorter than :data:`MIN_PASSWORD_CHARS`.
         """
-        env = os.environ if environ is None else environ
-        user = env.get(USER_VAR, "").strip()
-        password = env.get(PASSWORD_VAR, "")
-        if not user or not password:
+        if not settings.admin_user or not settings.admin_password:
             return None
-        return cls(user, password)
+        return cls(settings.admin_user, settings.admin_password)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> AdminCredentials | None:
+        """The admin account from the environment (read by :class:`~kb.config.Settings`)."""
+        return cls.from_settings(Settings.from_env(None if environ is None else dict(environ)))
 
     def check(self, user: str, password: str) -> bool:
         """True when both match; both are always compared so timing reveals nothing."""

@@ -105,8 +105,9 @@ def local_model_server(
 
 def main() -> None:
     """``python -m kb.llm.local``: serve the model until Ctrl-C (for ``./run.sh llm``)."""
-    port = int(os.environ.get("KB_LLM_PORT", "8080"))
-    with local_model_server(port) as base_url:
+    from kb.config import Settings
+
+    with local_model_server(Settings.from_env().llm_port) as base_url:
         print(f"Lokaal taalmodel {MODEL_ALIAS} draait op {base_url} (Ctrl-C stopt).", flush=True)
         try:
             while True:
