@@ -7,7 +7,6 @@ imports only click here; the runner, models and plotting are imported inside the
 from __future__ import annotations
 
 import json
-import os
 import sys
 from contextlib import ExitStack
 from pathlib import Path
@@ -177,11 +176,16 @@ def _split(values: str) -> list[str]:
 
 def _open_llm(stack: ExitStack, use_local_llm: bool):
     """The language model for ours-llm: the local one (started on ``stack``), else ``KB_LLM...``, else None."""
+    from dataclasses import fields
+
     from evals.llm_setup import llm_from_settings, local_llm
     from kb.config import Settings
 
-    # Only the KB_LLM... variables count: the eval's index and answers do not follow KB_DATA_DIR etc.
-    settings = Settings.from_env({k: v for k, v in os.environ.items() if k.startswith("KB_LLM")})
+    # Only the KB_LLM... settings count: the eval's index and answers do not follow KB_DATA_DIR etc.
+    configured = Settings.from_env()
+    settings = Settings().with_(
+        **{f.name: getattr(configured, f.name) for f in fields(Settings) if f.name.startswith("llm")}
+    )
     if use_local_llm:
         return stack.enter_context(local_llm(settings, _log))
     return llm_from_settings(settings)
