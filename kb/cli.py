@@ -164,6 +164,8 @@ def ask(
         for c in answer.citations:
             click.echo(f"  [{c.n}] {c.title} — {c.publisher}, {c.date or 'datum onbekend'} — {c.locator}")
             click.echo(f"      “{c.quote}”")
+            if c.caveat:
+                click.echo(f"      {c.caveat}")
     click.echo(f"\n({answer.latency_ms:.0f} ms, {MODES_NL.get(answer.mode, answer.mode)})", err=True)
 
 

@@ -39,6 +39,11 @@ DOCUMENTED: dict[str, tuple[str, str]] = {
         "Days a feedback rating is kept; older ones are deleted when the app starts and by "
         "`kb privacy purge`. `0` keeps them without limit.",
     ),
+    "KB_SOURCE_MAX_AGE_YEARS": (
+        "3",
+        'A cited source older than this many years gets a caveat ("Let op: deze bron is ouder dan …"); '
+        "`0` gives no caveat for age alone (superseded, expired, undated and pre-regime sources still get one).",
+    ),
     "KB_ADMIN_IDLE_MINUTES": (
         "30",
         "Minutes without activity after which a CoP-trekker's login in the chat app ends.",
@@ -101,6 +106,7 @@ class Settings:
     max_question_chars: int = 1000
     pii_policy: str = "redact"
     feedback_days: int = 90
+    source_max_age_years: int = 3
     admin_idle_minutes: int = 30
     log_level: str = "WARNING"
     llm: str = "off"
@@ -127,6 +133,7 @@ class Settings:
             max_question_chars=_int("KB_MAX_QUESTION_CHARS", env, minimum=10),
             pii_policy=_choice("KB_PII_POLICY", env, ("redact", "refuse", "off")),
             feedback_days=_int("KB_FEEDBACK_DAYS", env, minimum=0),
+            source_max_age_years=_int("KB_SOURCE_MAX_AGE_YEARS", env, minimum=0),
             admin_idle_minutes=_int("KB_ADMIN_IDLE_MINUTES", env),
             log_level=_env("KB_LOG_LEVEL", env).upper(),
             llm=_choice("KB_LLM", env, LLM_BACKENDS),

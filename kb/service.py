@@ -13,6 +13,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +32,11 @@ from kb.llm.verify import CitationVerifier
 from kb.locking import ingest_lock
 from kb.pii import LABELS, kinds_in, redact
 from kb.private_files import private_dir, tighten
-from kb.records import Answer, IngestReport
+from kb.records import Answer, Citation, IngestReport, Passage
 from kb.retrieve import FILTER_KEYS, HybridRetriever
 from kb.store import ChunkStore, StoredDocument, open_store
 from kb.text import relevant_history
+from kb.validity import caveat
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +52,10 @@ class KnowledgeBase:
         retriever: HybridRetriever | None = None,
         answer_config: AnswerConfig | None = None,
         llm: LLM | None = None,
+        today: Callable[[], date] = date.today,
     ) -> None:
         self.settings = settings
+        self.today = today
         self.embed_model = embed_model
         self.store = store
         self.retriever = retriever or HybridRetriever(store, embed_model)
@@ -158,6 +163,17 @@ class KnowledgeBase:
             resolved[key] = options.get(str(value).lower(), value)
         return resolved
 
+    def with_caveats(self, citations: list[Citation], passages: list[Passage]) -> list[Citation]:
+        """Each citation with its ``caveat``: why its document may be out of date (see :mod:`kb.validity`)."""
+        today = self.today()
+        validity = {p.doc_id: p.validity for p in passages}
+        return [
+            replace(c, caveat=caveat(validity[c.doc_id], today, self.settings.source_max_age_years))
+            if c.doc_id in validity
+            else c
+            for c in citations
+        ]
+
     def ask(
         self,
         question: str,
@@ -190,6 +206,7 @@ class KnowledgeBase:
             drafted = self.generator.answer(search, passages, search_history, on_delta)
         else:
             drafted = Drafted(*self.answerer.answer(question, passages, history))
+        citations = self.with_caveats(drafted.citations, passages)
         latency = (time.perf_counter() - started) * 1000
         log.info(
             "answered in %.0f ms (mode=%s, abstained=%s, %d citations)",
@@ -202,7 +219,7 @@ class KnowledgeBase:
             question,
             drafted.text,
             drafted.abstained,
-            drafted.citations,
+            citations,
             passages,
             latency,
             drafted.confidence,

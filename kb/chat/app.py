@@ -53,6 +53,10 @@ CSS = """
 .kb-source { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 8px 10px; margin-bottom: 8px; }
 .kb-source-title { font-weight: 600; }
 .kb-n { color: var(--color-accent); margin-right: 4px; }
+.kb-date { display: inline-block; font-weight: 600; font-size: 0.85em; padding: 0 6px; margin-left: 4px;
+  border-radius: 4px; background: var(--background-fill-secondary); border: 1px solid var(--border-color-primary); }
+.kb-caveat { background: #fff4e5; border-left: 4px solid #f59e0b; padding: 4px 8px; margin: 4px 0; color: #3b2a00;
+  font-size: 0.9em; }
 .kb-source-meta { font-size: 0.85em; color: var(--body-text-color-subdued); margin: 2px 0 4px; }
 .kb-quote { font-style: italic; margin: 4px 0; }
 .kb-passage { font-size: 0.9em; line-height: 1.45; margin-top: 4px; }

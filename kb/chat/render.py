@@ -20,6 +20,7 @@ from datetime import datetime
 from kb.pii import redact_name
 from kb.records import Answer, Citation, FileResult, Passage
 from kb.store import StoredDocument
+from kb.validity import format_date_nl
 
 SOURCES_PLACEHOLDER = (
     '<div class="kb-sources kb-empty">Stel een vraag; de bronnen van het antwoord verschijnen hier, '
@@ -167,17 +168,32 @@ def passage_html(text: str, quote: str, short: int = 700) -> str:
     return "<br>".join(pieces) + whole
 
 
-def _meta_line(publisher: str, date: str, locator: str) -> str:
-    parts = [publisher or "organisatie onbekend", _date(date), locator]
+def _meta_line(publisher: str, date: str | None, locator: str) -> str:
+    """Organisation · date · location (``date=None``: shown elsewhere, left out here)."""
+    parts = [publisher or "organisatie onbekend", None if date is None else _date(date), locator]
     return " · ".join(html.escape(p) for p in parts if p)
 
 
+def date_badge(value: str) -> str:
+    """The document's date in Dutch words, set apart so it is seen before the quote."""
+    return f'<span class="kb-date" title="Datum van het document">{html.escape(format_date_nl(value))}</span>'
+
+
+def caveat_html(caveat: str) -> str:
+    """The citation's caveat in words (nothing when there is none)."""
+    if not caveat:
+        return ""
+    return f'<div class="kb-caveat" role="note">⚠️ {html.escape(caveat)}</div>'
+
+
 def citation_html(c: Citation) -> str:
-    """One cited source: number, title, organisation, date, location and the passage."""
+    """One cited source: number, title, date (prominent), caveat, organisation, location and the passage."""
     return (
         f'<div class="kb-source" id="bron-{c.n}">'
-        f'<div class="kb-source-title"><span class="kb-n">[{c.n}]</span> {html.escape(c.title)}</div>'
-        f'<div class="kb-source-meta">{_meta_line(c.publisher, c.date, c.locator)}</div>'
+        f'<div class="kb-source-title"><span class="kb-n">[{c.n}]</span> {html.escape(c.title)} '
+        f"{date_badge(c.date)}</div>"
+        f"{caveat_html(c.caveat)}"
+        f'<div class="kb-source-meta">{_meta_line(c.publisher, None, c.locator)}</div>'
         f'<div class="kb-quote">“{html.escape(c.quote)}”</div>'
         f"<details><summary>Passage tonen [{c.n}]</summary>"
         f'<div class="kb-passage">{passage_html(c.text, c.quote)}</div></details>'
