@@ -67,6 +67,11 @@ CSS = """
 .kb-dropped-reason { color: #7a4b00; }
 .kb-abstain-note { background: #fff4e5; border-left: 4px solid #f59e0b; padding: 8px; margin-bottom: 8px; color: #3b2a00; }
 .kb-empty { color: var(--body-text-color-subdued); }
+abbr.kb-term { cursor: help; text-decoration: underline dotted; }
+/* under the term's line, as wide as the answer: inside the chat box, also when it is scrolled */
+abbr.kb-term:hover::after { content: attr(title); position: absolute; left: 8px; right: 8px; margin-top: 1.7em;
+  z-index: 50; white-space: normal; background: #1f2937; color: #fff; padding: 6px 8px; border-radius: 6px;
+  font-size: 0.8em; line-height: 1.35; font-style: normal; font-weight: normal; }
 """
 _FROM_ENV: Any = object()  # sentinel: read the admin account from KB_ADMIN_USER / KB_ADMIN_PASSWORD
 

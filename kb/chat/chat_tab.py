@@ -232,7 +232,7 @@ def build_chat_tab(kb: KnowledgeBase, settings: Settings, demo: Any, tab: Any) -
             with gr.Row():
                 examples = [gr.Button(q, size="sm", elem_classes="kb-example") for q in EXAMPLE_QUESTIONS]
             with gr.Row():
-                copy_dossier = gr.Button("📋 Kopieer voor dossier", size="sm", elem_id="kb-copy-dossier")
+                copy_dossier = gr.Button("Kopieer voor dossier", size="sm", elem_id="kb-copy-dossier")
                 export = gr.Button("Gesprek exporteren", size="sm", elem_id="kb-export")
                 new_chat = gr.Button("Nieuw gesprek", size="sm", variant="secondary")
             with gr.Row():
