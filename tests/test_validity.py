@@ -144,6 +144,9 @@ def test_logeerregeling_cites_the_handreiking_with_a_caveat_that_it_predates_the
     assert handreiking["date"] == "2021-08"
     assert "vóór de inwerkingtreding van de Wet inburgering 2021 (Wi2021" in handreiking["caveat"]
     assert all("caveat" in c for c in out["citations"])
+    plain = CliRunner().invoke(main, ["ask", "Wat is de logeerregeling?"], env={"KB_DATA_DIR": str(sample_data_dir)})
+    assert "Divosa, augustus 2021 —" in plain.output
+    assert f"      {handreiking['caveat']}" in plain.output  # under the quote
 
 
 @pytest.mark.slow
