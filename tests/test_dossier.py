@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -175,8 +176,13 @@ def test_chat_handlers_copy_and_export_this_conversation_only(sample_kb, tmp_pat
     assert "vóór de inwerkingtreding van de Wet inburgering 2021" in text
     assert "veertig uur" not in text  # another session's answer
     assert "<abbr" in other["messages"][-1]["content"]  # MAP's definition on hover in the chat
-    markdown, pdf = export_conversation(conversation, tmp_path)
+    markdown, pdf = export_conversation(conversation, tmp_path, keep_seconds=3)
     assert markdown.parent == pdf.parent and markdown.parent.parent == tmp_path
     assert oct(markdown.parent.stat().st_mode & 0o777) == "0o700"
     assert "## Vraag 1: Wat is de logeerregeling?" in markdown.read_text(encoding="utf-8")
     assert "Wat is de logeerregeling?" in PdfReader(pdf).pages[0].extract_text()
+    for _ in range(100):  # our copy is deleted after keep_seconds (Gradio serves its own)
+        if not markdown.parent.exists():
+            break
+        time.sleep(0.1)
+    assert not markdown.parent.exists()

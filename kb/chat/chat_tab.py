@@ -44,7 +44,7 @@ EXAMPLE_QUESTIONS = (
 FILTER_LABELS = {"kind": "Alle soorten", "cop": "Alle CoP's en regio's", "year": "Alle jaren"}
 UNEXPECTED_NL = "Er ging iets mis bij het beantwoorden van deze vraag. Probeer het opnieuw of stel de vraag anders."
 EXPORT_PREFIX = "kb-export-"
-EXPORT_KEEP_SECONDS = 600  # our copy of an export; Gradio keeps its own copy for an hour (delete_cache)
+EXPORT_KEEP_SECONDS = 120  # our copy of an export; Gradio copies it at once and keeps that an hour (delete_cache)
 COPY_JS = """
 async (text) => {
   if (!text) { return; }
@@ -176,19 +176,27 @@ def _sweep_exports(folder: Path, keep_seconds: float = EXPORT_KEEP_SECONDS) -> N
             continue
 
 
-def export_conversation(conversation: dict[str, Any], folder: Path | None = None) -> tuple[Path, Path] | None:
-    """Write this conversation as Markdown and as PDF into a new private folder; None before any answer."""
+def export_conversation(
+    conversation: dict[str, Any], folder: Path | None = None, keep_seconds: float = EXPORT_KEEP_SECONDS
+) -> tuple[Path, Path] | None:
+    """Write this conversation as Markdown and as PDF into a new private folder; None before any answer.
+
+    The folder is deleted after ``keep_seconds`` (Gradio has copied the files for download by then);
+    folders left by a stopped server go at the next export."""
     answers = conversation.get("answers") or []
     if not answers:
         return None
     base = Path(folder or tempfile.gettempdir())
-    _sweep_exports(base)
+    _sweep_exports(base, keep_seconds)
     target = Path(tempfile.mkdtemp(prefix=EXPORT_PREFIX, dir=base))  # 0700: this account only
     moment = now()
     stem = f"gesprek-kennisbank-{moment:%Y-%m-%d-%H%M}"
     markdown, pdf = target / f"{stem}.md", target / f"{stem}.pdf"
     markdown.write_text(conversation_markdown(answers, moment), encoding="utf-8")
     pdf.write_bytes(conversation_pdf(answers, moment))
+    cleanup = threading.Timer(keep_seconds, shutil.rmtree, args=(target,), kwargs={"ignore_errors": True})
+    cleanup.daemon = True
+    cleanup.start()
     return markdown, pdf
 
 
