@@ -18,6 +18,7 @@ import yaml
 from kb.errors import DocumentError
 from kb.records import KINDS, DocumentMeta
 from kb.text import slugify
+from kb.validity import normalize_regime
 
 SIDECAR_SUFFIXES = (".meta.yaml", ".meta.yml", ".meta.json")
 _DATE = re.compile(r"\b(\d{1,2})-(\d{1,2})-((?:19|20)\d{2})\b")
@@ -80,18 +81,35 @@ def normalize_kind(value: str) -> str:
     return value.strip() or "onbekend"
 
 
+def _as_text(value: Any) -> str:
+    """A metadata value as text; YAML dates (``2021-08-01`` unquoted) as ISO."""
+    if value is None:
+        return ""
+    return value.isoformat() if hasattr(value, "isoformat") else str(value).strip()
+
+
+def _flag(value: Any) -> bool:
+    return value is True or str(value).strip().lower() in ("true", "ja", "yes", "1")
+
+
 def build_meta(
     path: Path,
     layers: list[dict[str, Any]],
     first_heading: str = "",
     text_date: str = "",
+    text_regime: tuple[str, bool] = ("", False),
 ) -> DocumentMeta:
-    """Merge metadata layers (weakest first) into a :class:`DocumentMeta` with fallbacks."""
+    """Merge metadata layers (weakest first) into a :class:`DocumentMeta` with fallbacks.
+
+    ``text_regime`` is what the text says about the law it discusses (:func:`kb.validity.regime_in_text`):
+    metadata names the regime first; the text's "written before it took effect" counts for that same regime.
+    """
     merged: dict[str, Any] = {}
     for layer in layers:
         merged.update({k: v for k, v in layer.items() if v not in (None, "", [], ())})
-    date = merged.get("date", "") or text_date
-    date = date.isoformat() if hasattr(date, "isoformat") else str(date)
+    date = _as_text(merged.get("date", "")) or text_date
+    regime = normalize_regime(_as_text(merged.get("regime") or merged.get("wet"))) or text_regime[0]
+    predates = _flag(merged.get("predates_regime")) or (text_regime[1] and text_regime[0] == regime)
     title = str(merged.get("title") or first_heading or path.stem.replace("_", " ").replace("-", " ")).strip()
     doc_id = slugify(str(merged.get("id") or path.stem))
     return DocumentMeta(
@@ -106,6 +124,11 @@ def build_meta(
         author=str(merged.get("author") or merged.get("auteur") or ""),
         url=str(merged.get("url") or ""),
         source=path.name,
+        valid_from=_as_text(merged.get("valid_from") or merged.get("geldig_vanaf")),
+        valid_until=_as_text(merged.get("valid_until") or merged.get("geldig_tot")),
+        superseded_by=_as_text(merged.get("superseded_by") or merged.get("vervangen_door")),
+        regime=regime,
+        predates_regime=bool(regime) and predates,
     )
 
 

@@ -39,6 +39,7 @@ from kb.injection import KINDS_NL, find_instructions
 from kb.records import Chunk, DocumentMeta, FileResult, IngestReport
 from kb.store import ChunkStore
 from kb.text import normalize_whitespace
+from kb.validity import regime_in_text
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +122,7 @@ def prepare_document(
         first_heading=first_heading,
         # from the redacted text: a date of birth near the top is not the document's date
         text_date=date_in_text("\n".join(b.text for b in blocks[:6])),
+        text_regime=regime_in_text(full_text),
     )
     content_hash = _sha(full_text)
     provisional = chunk_blocks(meta.doc_id, "", blocks)

@@ -160,10 +160,14 @@ def ask(
         for claim in dropped:
             click.echo(f"  – {claim.text} ({claim.reason})")
     if answer.citations:
+        from kb.validity import format_date_nl
+
         click.echo("\nBronnen:")
         for c in answer.citations:
-            click.echo(f"  [{c.n}] {c.title} — {c.publisher}, {c.date or 'datum onbekend'} — {c.locator}")
+            click.echo(f"  [{c.n}] {c.title} — {c.publisher}, {format_date_nl(c.date)} — {c.locator}")
             click.echo(f"      “{c.quote}”")
+            if c.caveat:
+                click.echo(f"      {c.caveat}")
     click.echo(f"\n({answer.latency_ms:.0f} ms, {MODES_NL.get(answer.mode, answer.mode)})", err=True)
 
 

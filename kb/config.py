@@ -49,6 +49,11 @@ DOCUMENTED: dict[str, tuple[str, str]] = {
         "Login for the Evaluatie tab only (feedback, eval questions, eval runs); the admin may use that tab too.",
     ),
     "KB_EVALUATOR_PASSWORD": ("", "Password of `KB_EVALUATOR_USER`, at least 12 characters (never logged)."),
+    "KB_SOURCE_MAX_AGE_YEARS": (
+        "3",
+        'A cited source older than this many years gets a caveat ("Let op: deze bron is ouder dan …"); '
+        "`0` gives no caveat for age alone (superseded, expired, undated and pre-regime sources still get one).",
+    ),
     "KB_ADMIN_IDLE_MINUTES": (
         "30",
         "Minutes without activity after which a CoP-trekker's login in the chat app ends.",
@@ -121,6 +126,7 @@ class Settings:
     max_question_chars: int = 1000
     pii_policy: str = "redact"
     feedback_days: int = 90
+    source_max_age_years: int = 3
     admin_idle_minutes: int = 30
     admin_user: str = ""
     admin_password: str = field(default="", repr=False)
@@ -154,6 +160,7 @@ class Settings:
             max_question_chars=_int("KB_MAX_QUESTION_CHARS", env, minimum=10),
             pii_policy=_choice("KB_PII_POLICY", env, ("redact", "refuse", "off")),
             feedback_days=_int("KB_FEEDBACK_DAYS", env, minimum=0),
+            source_max_age_years=_int("KB_SOURCE_MAX_AGE_YEARS", env, minimum=0),
             admin_idle_minutes=_int("KB_ADMIN_IDLE_MINUTES", env),
             admin_user=_env("KB_ADMIN_USER", env),
             admin_password=env.get("KB_ADMIN_PASSWORD", ""),  # not stripped: spaces count

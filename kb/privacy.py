@@ -21,7 +21,22 @@ from kb.pii import LABELS, kinds_in, name_findings
 from kb.store import ChunkStore
 
 # metadata fields that hold text from the document or its sidecar (hashes and numbers do not)
-TEXT_FIELDS = ("title", "publisher", "author", "cop", "themes", "url", "source", "section", "locator", "date")
+TEXT_FIELDS = (
+    "title",
+    "publisher",
+    "author",
+    "cop",
+    "themes",
+    "url",
+    "source",
+    "section",
+    "locator",
+    "date",
+    "valid_from",
+    "valid_until",
+    "superseded_by",
+    "regime",
+)
 
 
 @dataclass(frozen=True)

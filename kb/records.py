@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from kb.pii import redact_name
+from kb.validity import Validity
 
 KINDS = ("handreiking", "CoP-interview", "CoP-verslag", "artikel", "verslag", "rapport", "beleid", "overig")
 
@@ -30,6 +31,17 @@ class DocumentMeta:
     author: str = ""
     url: str = ""
     source: str = ""  # file name it came from
+    valid_from: str = ""  # ISO date from which it applies ('' = unknown)
+    valid_until: str = ""  # ISO date until which it applied ('' = unknown)
+    superseded_by: str = ""  # id or title of the document that replaces it
+    regime: str = ""  # the law it discusses: Wi2013 | Wi2021 | ...
+    predates_regime: bool = False  # its text says it was written before that law took effect
+
+    @property
+    def validity(self) -> Validity:
+        return Validity(
+            self.date, self.valid_from, self.valid_until, self.superseded_by, self.regime, self.predates_regime
+        )
 
 
 @dataclass(frozen=True)
@@ -77,6 +89,7 @@ class Passage:
     dense_score: float = 0.0
     lexical_score: float = 0.0
     parts: list[tuple[str, str]] = field(default_factory=list)  # (locator, text) per merged chunk
+    validity: Validity = field(default_factory=Validity)  # the document's dates and regime
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -103,6 +116,7 @@ class Citation:
     text: str
     score: float
     source: str = ""
+    caveat: str = ""  # Dutch: why this source may be out of date ('' = nothing known against it)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

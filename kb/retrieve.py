@@ -13,7 +13,9 @@ import logging
 import math
 import threading
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 
 import bm25s
 import numpy as np
@@ -27,6 +29,7 @@ from kb.records import Passage
 from kb.sentences import question_kind
 from kb.store import ChunkStore
 from kb.text import tokenize, tokenize_compounds
+from kb.validity import Validity, recency_key
 
 log = logging.getLogger(__name__)
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets its own logger to DEBUG on import
@@ -98,6 +101,7 @@ class HybridRetriever:
         index_compounds: bool = True,  # add compound parts to the passages' tokens
         query_compounds: bool = False,  # add compound parts to the question's tokens
         expansion_weight: float = 0.5,  # weight of the lexicon's other names, as a separate keyword ranking
+        today: Callable[[], date] = date.today,  # for "still valid" in the tie-break between equal passages
     ) -> None:
         # Defaults from the dev split (``python -m evals.tune_retrieval``; its output:
         # evals/tuning/retrieval-dev.txt, best mean hit@5 over the sample and the grown corpus):
@@ -117,6 +121,7 @@ class HybridRetriever:
             self.dense_weight = dense_weight
             self.lexical_weight = lexical_weight
         self.mode = mode
+        self.today = today
         self._snapshot = _Snapshot()
         self._refresh_lock = threading.Lock()
         self.refresh()  # IDF statistics are right from the first question on
@@ -165,8 +170,13 @@ class HybridRetriever:
             generation = self.store.generation()
             if generation == self._snapshot.generation and not force:
                 return self._snapshot
-            # Earliest indexed first, so a later copy of a document is the one collapsed.
-            passages = sorted(self.store.current_passages(), key=lambda p: (p.ingested_at, p.doc_id, p.index))
+            # Of near-copies the newest valid one stays searchable (the same passage in an old and a
+            # new version of a handreiking is equal evidence); among equals the earliest indexed.
+            today = self.today()
+            passages = sorted(
+                self.store.current_passages(),
+                key=lambda p: (recency_key(Validity.from_fields(p.fields), today), p.ingested_at, p.doc_id, p.index),
+            )
             duplicates = {} if self.plain else near_duplicates([p.text for p in passages])
             kept = [p for i, p in enumerate(passages) if i not in duplicates]
             kept.sort(key=lambda p: (p.doc_id, p.index))
@@ -322,7 +332,7 @@ class HybridRetriever:
         top = np.argsort(-fused, kind="stable")[: min(pool, n)]
         candidates = {snap.chunks[int(i)].chunk_id: float(fused[i]) for i in top if np.isfinite(fused[i])}
         self._definition_first(snap, question, candidates, filters)
-        ranked = sorted(candidates.items(), key=lambda item: (-item[1], item[0]))
+        ranked = sorted(candidates.items(), key=self._tie_break(snap))
 
         def joins(neighbour: int, member: int) -> bool:
             return bool(np.isfinite(fused[neighbour]) and fused[neighbour] >= MERGE_SHARE * max(fused[member], 0.0))
@@ -333,6 +343,19 @@ class HybridRetriever:
         lexical_map = {snap.chunks[j].chunk_id: float(lexical[j]) for j in near}
         passages = self._merge(snap, ranked, dense_map, lexical_map, DENSE_UNRELATED, joins)
         return cap_per_document(passages, DOC_CAP)[: max(k, 10)]
+
+    def _tie_break(self, snap: _Snapshot) -> Callable[[tuple[str, float]], tuple]:
+        """Sort key for (chunk id, score): best score first; of equal scores the newer valid
+        passage first (:func:`kb.validity.recency_key`), then by id. Only exact ties move, so
+        the ranking of passages with different evidence stays as it was."""
+        today = self.today()
+
+        def key(item: tuple[str, float]) -> tuple:
+            chunk_id, score = item
+            meta = snap.chunks[snap.by_id[chunk_id]].meta
+            return (-score, recency_key(Validity.from_fields(meta), today), chunk_id)
+
+        return key
 
     def _mask(self, snap: _Snapshot, filters: dict) -> np.ndarray | None:
         if not filters:
@@ -445,6 +468,7 @@ class HybridRetriever:
                     dense_score=max(dense_map.get(m.chunk_id, floor) for m in members),
                     lexical_score=max(lexical_map.get(m.chunk_id, 0.0) for m in members),
                     parts=[(m.meta.get("locator", ""), m.text) for m in members],
+                    validity=Validity.from_fields(md),
                 )
             )
         return passages

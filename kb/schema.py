@@ -10,6 +10,12 @@ Schema changes are numbered migration functions (``migrate_1_to_2``, ...), each 
 record's metadata of version N into version N+1; :data:`MIGRATIONS` lists them in order.
 The store applies them to an older index when it is opened, and so does an import of an
 older export.
+
+Adding an optional document field needs no new version when an absent key reads as
+"unknown": the validity fields (``valid_from``, ``valid_until``, ``superseded_by``,
+``regime``, ``predates_regime``) are such fields. They change every document's
+``doc_hash``, so the next ``kb ingest`` rewrites the documents with them (re-using
+their vectors); until then a document simply has no known regime.
 """
 
 from __future__ import annotations
@@ -68,6 +74,11 @@ class StoredPassage:
             author=f.get("author", ""),
             url=f.get("url", ""),
             source=f.get("source", ""),
+            valid_from=f.get("valid_from", ""),
+            valid_until=f.get("valid_until", ""),
+            superseded_by=f.get("superseded_by", ""),
+            regime=f.get("regime", ""),
+            predates_regime=bool(f.get("predates_regime", False)),
         )
 
     def chunk(self) -> Chunk:
@@ -114,6 +125,11 @@ def encode_passage(meta: DocumentMeta, version: VersionInfo, chunk: Chunk, input
         "author": meta.author,
         "url": meta.url,
         "source": meta.source,
+        "valid_from": meta.valid_from,
+        "valid_until": meta.valid_until,
+        "superseded_by": meta.superseded_by,
+        "regime": meta.regime,
+        "predates_regime": meta.predates_regime,
         "chunk_index": chunk.index,
         "section": chunk.section,
         "page_start": chunk.page_start,

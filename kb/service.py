@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +33,12 @@ from kb.llm.verify import CitationVerifier
 from kb.locking import ingest_lock
 from kb.pii import LABELS, kinds_in, redact
 from kb.private_files import private_dir, tighten
-from kb.records import Answer, Answered, AskEvent, IngestReport, Retrieved
+from kb.records import Answer, Answered, AskEvent, Citation, IngestReport, Passage, Retrieved
 from kb.retrieve import FILTER_KEYS, HybridRetriever
 from kb.sentence_vectors import SentenceVectors
 from kb.store import ChunkStore, StoredDocument, open_store
 from kb.text import relevant_history
+from kb.validity import caveat
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +54,10 @@ class KnowledgeBase:
         retriever: HybridRetriever,
         answerer: ExtractiveAnswerer,
         generator: GenerativeAnswerer | None = None,
+        today: Callable[[], date] = date.today,
     ) -> None:
         self.settings = settings
+        self.today = today  # the caveats' "older than" and "not yet valid" are relative to today
         self.embed_model = embed_model
         self.store = store
         self.retriever = retriever
@@ -152,6 +157,17 @@ class KnowledgeBase:
             resolved[key] = options.get(str(value).lower(), value)
         return resolved
 
+    def with_caveats(self, citations: list[Citation], passages: list[Passage]) -> list[Citation]:
+        """Each citation with its ``caveat``: why its document may be out of date (see :mod:`kb.validity`)."""
+        today = self.today()
+        validity = {p.doc_id: p.validity for p in passages}
+        return [
+            replace(c, caveat=caveat(validity[c.doc_id], today, self.settings.source_max_age_years))
+            if c.doc_id in validity
+            else c
+            for c in citations
+        ]
+
     def ask_stream(
         self,
         question: str,
@@ -185,6 +201,7 @@ class KnowledgeBase:
             drafted = yield from self.generator.stream(search, passages, search_history)
         else:
             drafted = Drafted(*self.answerer.answer(question, passages, history))
+        citations = self.with_caveats(drafted.citations, passages)
         latency = (time.perf_counter() - started) * 1000
         log.info(
             "answered in %.0f ms (mode=%s, abstained=%s, %d citations)",
@@ -198,7 +215,7 @@ class KnowledgeBase:
                 question,
                 drafted.text,
                 drafted.abstained,
-                drafted.citations,
+                citations,
                 passages,
                 latency,
                 drafted.confidence,

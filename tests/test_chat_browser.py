@@ -8,6 +8,7 @@ Evaluatie tab's ``docs/screenshot-eval.png`` and ``docs/screenshot-eval-result.p
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -40,6 +41,9 @@ UNIQUE_FACT = (
 SCREENSHOT = REPO / "docs" / "screenshot-chat.png"
 EVAL_SCREENSHOT = REPO / "docs" / "screenshot-eval.png"
 EVAL_RESULT_SCREENSHOT = REPO / "docs" / "screenshot-eval-result.png"
+DOSSIER_SCREENSHOT = REPO / "docs" / "screenshot-dossier.png"
+GLOSSARY_SCREENSHOT = REPO / "docs" / "screenshot-glossary.png"
+HANDREIKING = "Handreiking warme overdracht COA – gemeenten"
 TIMEOUT = 60_000  # ms; generous for a busy 2-core machine
 
 pytestmark = [
@@ -188,6 +192,89 @@ def test_example_question_is_answered_on_click(page):
     page.get_by_role("button", name="Wie betaalt de reiskosten naar de opstartklas in Zaandam?").click()
     expect(page.locator("#kb-chat")).to_contain_text("reiskostenvergoeding voor de eerder genoemde opstartklas")
     expect(page.locator("#kb-sources")).to_contain_text("Een jaar CoP Inburgering Amsterdam")
+
+
+def _clipboard(page, expected: str) -> str:
+    """The clipboard's text once it holds ``expected`` (the copy runs after the server's reply)."""
+    text = ""
+    for _ in range(50):
+        text = page.evaluate("navigator.clipboard.readText()")
+        if expected in text:
+            break
+        page.wait_for_timeout(100)
+    return text
+
+
+def test_answer_is_copied_for_the_dossier_and_the_conversation_exported(page, chat_server):
+    """Validity in the sources panel, 'Kopieer voor dossier' (the clipboard holds the server-built
+    text with numbered references), glossary hover, and the Markdown and PDF exports."""
+    import io
+
+    from playwright.sync_api import expect
+    from pypdf import PdfReader
+
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=chat_server["url"].rstrip("/"))
+    sources = page.locator("#kb-sources")
+    _ask(page, "Wat is de logeerregeling?")
+    expect(sources).to_contain_text(HANDREIKING)
+    handreiking = sources.locator(".kb-source", has_text=HANDREIKING).first
+    expect(handreiking.locator(".kb-date")).to_have_text("augustus 2021")
+    expect(handreiking.locator(".kb-caveat")).to_contain_text(
+        "geschreven vóór de inwerkingtreding van de Wet inburgering 2021 (Wi2021, 1 januari 2022)"
+    )
+
+    page.get_by_role("button", name="Kopieer voor dossier").click()
+    expect(page.locator("#kb-dossier-status")).to_contain_text("gekopieerd")
+    copied = _clipboard(page, "Bronnen:")
+    assert copied == page.locator("#kb-dossier textarea").input_value()  # what the server built, copied as is
+    assert copied.startswith("Vraag: Wat is de logeerregeling?\n\nAntwoord van de CoP Kennisbank (")
+    answer, references = copied.split("\n\nBronnen:\n")
+    numbered = [line for line in references.splitlines() if line.startswith("[")]
+    markers = sorted(set(re.findall(r"\[(\d+)\]", answer)))
+    assert markers and [line.split("]")[0] + "]" for line in numbered] == [f"[{n}]" for n in markers]
+    (first,) = [line for line in numbered if HANDREIKING in line]
+    assert re.fullmatch(
+        rf"\[\d\] {HANDREIKING}\. Divosa, augustus 2021\. § .*Logeerregeling\. “De logeerregeling maakt het "
+        r"mogelijk dat zij gedurende maximaal drie maanden in een gasthuishouden verblijven\..*”",
+        first,
+    ), first
+    assert "    Let op: deze bron is geschreven vóór de inwerkingtreding van de Wet inburgering 2021" in references
+
+    page.get_by_role("button", name="Gesprek exporteren").click()
+    expect(page.locator("#kb-download-pdf")).to_be_visible()
+    page.screenshot(path=str(DOSSIER_SCREENSHOT), full_page=True)
+    with page.expect_download() as download:
+        page.locator("#kb-download-md").click()
+    markdown = Path(download.value.path()).read_text(encoding="utf-8")
+    assert "## Vraag 1: Wat is de logeerregeling?" in markdown and "_Beantwoord op " in markdown
+    assert f"{HANDREIKING}. Divosa, augustus 2021." in markdown
+
+    # a defined lexicon term in the answer shows its definition on hover
+    page.get_by_role("button", name=MAP_QUESTION).click()
+    expect(page.locator("#kb-download-pdf")).to_be_hidden()  # the export no longer covers the conversation
+    term = page.locator("#kb-chat abbr.kb-term", has_text="Module Arbeidsmarkt en Participatie").first
+    expect(term).to_have_attribute("title", re.compile(r"^Module Arbeidsmarkt en Participatie: Onderdeel van"))
+    term.scroll_into_view_if_needed()
+    # the mouse on the middle of the term's first line (a wrapped term's box also covers other words)
+    first_line = term.evaluate(
+        "e => { const r = e.getClientRects()[0]; return {x: r.x + r.width / 2, y: r.y + r.height / 2}; }"
+    )
+    page.mouse.move(first_line["x"], first_line["y"])
+    page.wait_for_timeout(300)  # one frame for the :hover style
+    assert term.evaluate("e => e.matches(':hover')")
+    page.screenshot(
+        path=str(GLOSSARY_SCREENSHOT), clip={"x": 0, "y": max(first_line["y"] - 180, 0), "width": 820, "height": 380}
+    )
+
+    page.get_by_role("button", name="Gesprek exporteren").click()
+    with page.expect_download() as download:
+        page.locator("#kb-download-pdf").click()
+    assert download.value.suggested_filename.startswith("gesprek-kennisbank-")
+    pdf = PdfReader(io.BytesIO(Path(download.value.path()).read_bytes()))
+    text = " ".join(" ".join(p.extract_text().split()) for p in pdf.pages)
+    assert "Vraag 1: Wat is de logeerregeling?" in text and f"Vraag 2: {MAP_QUESTION}" in text
+    assert f"{HANDREIKING}. Divosa, augustus 2021." in text and "Beantwoord op " in text
+    assert page.outside_requests == []
 
 
 def test_trekker_uploads_asks_and_removes_a_document(page, chat_server, tmp_path):

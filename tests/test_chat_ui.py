@@ -106,11 +106,21 @@ def test_abstention_is_shown_as_such_with_closest_documents():
 def test_sources_panel_marks_the_quote_inside_its_passage():
     html = sources_html(_answer())
     assert "[1]</span> CoP Inburgering Klantmanagers" in html
-    assert "Divosa · 2023 · p. 2 · § MAP" in html
+    assert "Divosa · p. 2 · § MAP" in html
+    assert '<span class="kb-date" title="Datum van het document">2023</span>' in html  # next to the title
     # white space differs between quote and passage: still found
     assert "<mark>Hierin moeten gezinsmigranten minimaal veertig uur werkervaring   opdoen" in html
     assert "taalrijke omgeving.</mark> Als iemand al werk heeft" in html
     assert html.index("<details>") < html.index("<mark>")  # the passage opens on request
+
+
+def test_sources_panel_shows_the_date_in_words_and_the_caveat():
+    caveat = "Let op: deze bron is geschreven vóór de inwerkingtreding van de Wet inburgering 2021 <b>."
+    html = sources_html(_answer(citations=[_citation(date="2021-08", caveat=caveat)]))
+    assert ">augustus 2021</span>" in html
+    assert '<div class="kb-caveat" role="note">⚠️ Let op: deze bron is geschreven vóór' in html
+    assert "&lt;b&gt;" in html and "<b>" not in html
+    assert "kb-caveat" not in sources_html(_answer())  # no caveat, no box
 
 
 def test_long_passage_shows_the_quoted_paragraph_first_and_the_rest_on_request():

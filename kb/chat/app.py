@@ -54,6 +54,10 @@ CSS = """
 .kb-source { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 8px 10px; margin-bottom: 8px; }
 .kb-source-title { font-weight: 600; }
 .kb-n { color: var(--color-accent); margin-right: 4px; }
+.kb-date { display: inline-block; font-weight: 600; font-size: 0.85em; padding: 0 6px; margin-left: 4px;
+  border-radius: 4px; background: var(--background-fill-secondary); border: 1px solid var(--border-color-primary); }
+.kb-caveat { background: #fff4e5; border-left: 4px solid #f59e0b; padding: 4px 8px; margin: 4px 0; color: #3b2a00;
+  font-size: 0.9em; }
 .kb-source-meta { font-size: 0.85em; color: var(--body-text-color-subdued); margin: 2px 0 4px; }
 .kb-quote { font-style: italic; margin: 4px 0; }
 .kb-passage { font-size: 0.9em; line-height: 1.45; margin-top: 4px; }
@@ -64,6 +68,11 @@ CSS = """
 .kb-dropped-reason { color: #7a4b00; }
 .kb-abstain-note { background: #fff4e5; border-left: 4px solid #f59e0b; padding: 8px; margin-bottom: 8px; color: #3b2a00; }
 .kb-empty { color: var(--body-text-color-subdued); }
+abbr.kb-term { cursor: help; text-decoration: underline dotted; }
+/* under the term's line, as wide as the answer: inside the chat box, also when it is scrolled */
+abbr.kb-term:hover::after { content: attr(title); position: absolute; left: 8px; right: 8px; margin-top: 1.7em;
+  z-index: 50; white-space: normal; background: #1f2937; color: #fff; padding: 6px 8px; border-radius: 6px;
+  font-size: 0.8em; line-height: 1.35; font-style: normal; font-weight: normal; }
 """
 _FROM_SETTINGS: Any = object()  # sentinel: the admin account of the settings (KB_ADMIN_USER / KB_ADMIN_PASSWORD)
 

@@ -7,10 +7,16 @@ browser; :func:`build_chat_tab` only wires them to Gradio components.
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
+import threading
+import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from kb.chat.dossier import NO_ANSWER, DossierEntry, conversation_markdown, conversation_pdf, dossier_text
 from kb.chat.feedback import answer_passages, feedback_path, record_feedback
 from kb.chat.render import (
     SEARCHING,
@@ -37,11 +43,29 @@ EXAMPLE_QUESTIONS = (
 )
 FILTER_LABELS = {"kind": "Alle soorten", "cop": "Alle CoP's en regio's", "year": "Alle jaren"}
 UNEXPECTED_NL = "Er ging iets mis bij het beantwoorden van deze vraag. Probeer het opnieuw of stel de vraag anders."
+EXPORT_PREFIX = "kb-export-"
+EXPORT_KEEP_SECONDS = 120  # our copy of an export; Gradio copies it at once and keeps that an hour (delete_cache)
+COPY_JS = """
+async (text) => {
+  if (!text) { return; }
+  try { await navigator.clipboard.writeText(text); }
+  catch (error) {  // no clipboard API (plain http on another host): select the text and copy that
+    const area = document.querySelector('#kb-dossier textarea');
+    if (area) { area.focus(); area.select(); document.execCommand('copy'); }
+  }
+}
+"""
 
 
 def new_conversation() -> dict[str, Any]:
-    """An empty conversation: chat messages, earlier questions and the latest answer."""
-    return {"messages": [], "questions": [], "last": None, "sources": SOURCES_PLACEHOLDER}
+    """An empty conversation: chat messages, earlier questions, the latest answer and every answer
+    for the case file (:class:`~kb.chat.dossier.DossierEntry`)."""
+    return {"messages": [], "questions": [], "last": None, "sources": SOURCES_PLACEHOLDER, "answers": []}
+
+
+def now() -> datetime:
+    """The time of an answer, in the server's time zone."""
+    return datetime.now().astimezone()
 
 
 def answer_question(
@@ -85,7 +109,7 @@ def stream_answer(
             if isinstance(event, DraftDelta):
                 yield conversation, [*pending, {"role": "assistant", "content": draft_markdown(event.draft)}], "", False
             elif isinstance(event, Answered):
-                updated = with_answer(conversation, event.answer, history)
+                updated = with_answer(conversation, event.answer, history, kb.retriever.lexicon.to_dicts())
                 yield updated, updated["messages"], "", True
                 return
     except KBError as exc:
@@ -96,13 +120,19 @@ def stream_answer(
     yield conversation, conversation["messages"], error, True
 
 
-def with_answer(conversation: dict[str, Any], answer: Answer, history: list[str] | None = None) -> dict[str, Any]:
-    """The conversation with ``answer`` (and its question, asked after ``history``) added."""
+def with_answer(
+    conversation: dict[str, Any],
+    answer: Answer,
+    history: list[str] | None = None,
+    glossary: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The conversation with ``answer`` (and its question, asked after ``history``) added;
+    ``glossary`` terms in the answer get their definition on hover."""
     return {
         "messages": [
             *conversation["messages"],
             {"role": "user", "content": answer.question},
-            {"role": "assistant", "content": answer_markdown(answer)},
+            {"role": "assistant", "content": answer_markdown(answer, glossary or [])},
         ],
         "questions": [*conversation["questions"], answer.question],
         "last": {
@@ -113,6 +143,7 @@ def with_answer(conversation: dict[str, Any], answer: Answer, history: list[str]
             "passages": answer_passages(answer),
         },
         "sources": sources_html(answer),
+        "answers": [*conversation.get("answers", []), DossierEntry.from_answer(answer, now())],
     }
 
 
@@ -132,6 +163,49 @@ def rate_last_answer(path: Path, conversation: dict[str, Any], rating: str, comm
         passages=last.get("passages", ()),
     )
     return "Bedankt! Uw beoordeling is opgeslagen."
+
+
+def dossier_for_last_answer(conversation: dict[str, Any]) -> tuple[str, str]:
+    """(text for the case file, status message) for the latest answer of this conversation."""
+    answers = conversation.get("answers") or []
+    if not answers:
+        return "", NO_ANSWER
+    return dossier_text(answers[-1]), "De tekst voor het dossier is gekopieerd; u ziet hem ook hieronder."
+
+
+def _sweep_exports(folder: Path, keep_seconds: float = EXPORT_KEEP_SECONDS) -> None:
+    """Remove our earlier export folders (Gradio serves its own copy of each file)."""
+    cutoff = time.time() - keep_seconds
+    for old in folder.glob(f"{EXPORT_PREFIX}*"):
+        try:
+            if old.is_dir() and old.stat().st_mtime < cutoff:
+                shutil.rmtree(old, ignore_errors=True)
+        except OSError:
+            continue
+
+
+def export_conversation(
+    conversation: dict[str, Any], folder: Path | None = None, keep_seconds: float = EXPORT_KEEP_SECONDS
+) -> tuple[Path, Path] | None:
+    """Write this conversation as Markdown and as PDF into a new private folder; None before any answer.
+
+    The folder is deleted after ``keep_seconds`` (Gradio has copied the files for download by then);
+    folders left by a stopped server go at the next export."""
+    answers = conversation.get("answers") or []
+    if not answers:
+        return None
+    base = Path(folder or tempfile.gettempdir())
+    _sweep_exports(base, keep_seconds)
+    target = Path(tempfile.mkdtemp(prefix=EXPORT_PREFIX, dir=base))  # 0700: this account only
+    moment = now()
+    stem = f"gesprek-kennisbank-{moment:%Y-%m-%d-%H%M}"
+    markdown, pdf = target / f"{stem}.md", target / f"{stem}.pdf"
+    markdown.write_text(conversation_markdown(answers, moment), encoding="utf-8")
+    pdf.write_bytes(conversation_pdf(answers, moment))
+    cleanup = threading.Timer(keep_seconds, shutil.rmtree, args=(target,), kwargs={"ignore_errors": True})
+    cleanup.daemon = True
+    cleanup.start()
+    return markdown, pdf
 
 
 def current_filter_choices(kb: KnowledgeBase) -> dict[str, list[tuple[str, str]]]:
@@ -173,7 +247,26 @@ def build_chat_tab(kb: KnowledgeBase, settings: Settings, demo: Any, tab: Any) -
             gr.Markdown("**Voorbeeldvragen** (klik om te stellen)")
             with gr.Row():
                 examples = [gr.Button(q, size="sm", elem_classes="kb-example") for q in EXAMPLE_QUESTIONS]
-            new_chat = gr.Button("Nieuw gesprek", size="sm", variant="secondary")
+            with gr.Row():
+                copy_dossier = gr.Button("Kopieer voor dossier", size="sm", elem_id="kb-copy-dossier")
+                export = gr.Button("Gesprek exporteren", size="sm", elem_id="kb-export")
+                new_chat = gr.Button("Nieuw gesprek", size="sm", variant="secondary")
+            with gr.Row():
+                download_md = gr.DownloadButton(
+                    "⬇ Gesprek als Markdown", visible=False, size="sm", elem_id="kb-download-md"
+                )
+                download_pdf = gr.DownloadButton(
+                    "⬇ Gesprek als PDF", visible=False, size="sm", elem_id="kb-download-pdf"
+                )
+            dossier_status = gr.Markdown(elem_id="kb-dossier-status")
+            with gr.Accordion("Tekst voor het dossier", open=False) as dossier_panel:
+                dossier = gr.Textbox(
+                    label="Laatste antwoord met bronverwijzingen (platte tekst)",
+                    lines=8,
+                    max_lines=30,
+                    buttons=["copy"],
+                    elem_id="kb-dossier",
+                )
         with gr.Column(scale=2):
             with gr.Accordion("Filters", open=False):
                 kind = gr.Dropdown(choices["kind"], value="", label="Soort document", elem_id="kb-filter-kind")
@@ -202,8 +295,14 @@ def build_chat_tab(kb: KnowledgeBase, settings: Settings, demo: Any, tab: Any) -
 
     outputs = [conversation, chatbot, sources, status, question, feedback_status]
     inputs = [conversation, kind, cop, year]
-    send.click(ask, [question, *inputs], outputs)
-    question.submit(ask, [question, *inputs], outputs)
+    downloads = [download_md, download_pdf]
+
+    def stale_exports():
+        """A new answer makes an earlier export incomplete: hide its download buttons."""
+        return gr.DownloadButton(visible=False), gr.DownloadButton(visible=False)
+
+    send.click(ask, [question, *inputs], outputs).then(stale_exports, None, downloads, api_visibility="private")
+    question.submit(ask, [question, *inputs], outputs).then(stale_exports, None, downloads, api_visibility="private")
 
     def ask_example(example: str):
         def handler(conv: dict, kind_value: str, cop_value: str, year_value: str):
@@ -212,14 +311,40 @@ def build_chat_tab(kb: KnowledgeBase, settings: Settings, demo: Any, tab: Any) -
         return handler  # a generator function, so Gradio streams its updates
 
     for button, text in zip(examples, EXAMPLE_QUESTIONS):
-        button.click(ask_example(text), inputs, outputs)
+        button.click(ask_example(text), inputs, outputs).then(stale_exports, None, downloads, api_visibility="private")
 
     def reset():
         fresh = new_conversation()
         return fresh, [], fresh["sources"], "", "", ""
 
-    new_chat.click(reset, None, outputs)
-    chatbot.clear(reset, None, outputs)  # the chatbot's own bin icon starts over too
+    def reset_dossier():
+        return "", "", gr.DownloadButton(visible=False), gr.DownloadButton(visible=False)
+
+    dossier_outputs = [dossier, dossier_status, *downloads]
+    new_chat.click(reset, None, outputs).then(reset_dossier, None, dossier_outputs, api_visibility="private")
+    chatbot.clear(reset, None, outputs).then(reset_dossier, None, dossier_outputs, api_visibility="private")
+
+    # The server builds the text from this session's own answers; the browser only copies it.
+    def copy_for_dossier(conv: dict):
+        text, message = dossier_for_last_answer(conv)
+        return text, message, gr.Accordion(open=bool(text))
+
+    copy_dossier.click(
+        copy_for_dossier, [conversation], [dossier, dossier_status, dossier_panel], api_visibility="private"
+    ).then(None, [dossier], None, js=COPY_JS, api_visibility="private")
+
+    def export_files(conv: dict):
+        written = export_conversation(conv)
+        if written is None:
+            return gr.DownloadButton(visible=False), gr.DownloadButton(visible=False), NO_ANSWER
+        markdown, pdf = written
+        return (
+            gr.DownloadButton(value=str(markdown), visible=True),
+            gr.DownloadButton(value=str(pdf), visible=True),
+            "Het gesprek staat klaar om te downloaden, met de bronnen en de datum van elk antwoord.",
+        )
+
+    export.click(export_files, [conversation], [*downloads, dossier_status], api_visibility="private")
 
     def rate(rating: str):
         def handler(conv: dict, text: str):

@@ -20,6 +20,7 @@ from datetime import datetime
 from kb.pii import redact_name
 from kb.records import Answer, Citation, FileResult, Passage
 from kb.store import StoredDocument
+from kb.validity import format_date_nl
 
 SOURCES_PLACEHOLDER = (
     '<div class="kb-sources kb-empty">Stel een vraag; de bronnen van het antwoord verschijnen hier, '
@@ -62,8 +63,8 @@ def _date(value: str) -> str:
 
 
 def citation_label(c: Citation) -> str:
-    """One line naming a source: title, organisation, date and location."""
-    return f"{c.title} — {c.publisher}, {_date(c.date)} — {c.locator}"
+    """One line naming a source: title, organisation, date (in words) and location."""
+    return f"{c.title} — {c.publisher}, {format_date_nl(c.date)} — {c.locator}"
 
 
 DRAFT_HEADING = "Concept van het taalmodel — wordt nog gecontroleerd op de bronnen"
@@ -78,17 +79,61 @@ def draft_markdown(raw: str) -> str:
     return f"✍️ *{DRAFT_HEADING}*\n\n{md_escape(raw)}"
 
 
-def answer_markdown(answer: Answer) -> str:
+def _glossary_pattern(glossary: Sequence[dict]) -> tuple[re.Pattern[str] | None, dict[str, dict]]:
+    """One pattern over every name of every defined term (longest first); abbreviations match
+    in capitals only (MAP, not 'map'), other names in any case."""
+    by_name: dict[str, dict] = {}
+    for entry in glossary:
+        if not str(entry.get("definition", "")).strip():
+            continue
+        for name in [entry.get("term", ""), *entry.get("aliases", [])]:
+            name = " ".join(str(name).split())
+            if len(name) >= 2:
+                by_name.setdefault(name if name.isupper() else name.lower(), entry)
+    if not by_name:
+        return None, {}
+    names = sorted(by_name, key=len, reverse=True)
+    alternatives = [re.escape(n) if n.isupper() else f"(?i:{re.escape(n)})" for n in names]
+    return re.compile(r"(?<!\w)(?:" + "|".join(alternatives) + r")(?!\w)"), by_name
+
+
+def glossary_markdown(text: str, glossary: Sequence[dict]) -> str:
+    """``text`` as escaped Markdown, with the first mention of each defined lexicon term wrapped in
+    ``<abbr title="term: definition">`` so its definition shows on hover. ``glossary`` is
+    :meth:`kb.lexicon.Lexicon.to_dicts`; every piece of text and every title is escaped."""
+    pattern, by_name = _glossary_pattern(glossary)
+    if pattern is None:
+        return md_escape(text)
+    pieces: list[str] = []
+    position = 0
+    shown: set[str] = set()
+    for match in pattern.finditer(text):
+        found = match.group(0)
+        entry = by_name.get(found) or by_name.get(found.lower())
+        if entry is None or entry["term"] in shown:
+            continue
+        shown.add(entry["term"])
+        title = html.escape(f"{entry['term']}: {' '.join(str(entry['definition']).split())}", quote=True)
+        pieces.append(md_escape(text[position : match.start()]))
+        pieces.append(f'<abbr class="kb-term" title="{title}">{md_escape(found)}</abbr>')
+        position = match.end()
+    pieces.append(md_escape(text[position:]))
+    return "".join(pieces)
+
+
+def answer_markdown(answer: Answer, glossary: Sequence[dict] | None = None) -> str:
     """The chat message for an answer: the text with its [n] markers and a short source list.
 
     With a language model it also says how the answer was made: a verified generated answer,
     or the extractive answer with the reason (``answer.notice``) why the model's was not used.
+    With a ``glossary`` (the domain lexicon) the first mention of each defined term shows its
+    definition on hover.
     """
     lead = f"_Gezocht als: {md_escape(answer.standalone_question)}_\n\n" if answer.standalone_question else ""
     notice = f"\n\nℹ️ _{md_escape(answer.notice)}_" if answer.notice else ""
     if answer.abstained:
         return f"{lead}⚠️ **{ABSTAIN_HEADING}.** {md_escape(answer.text)}{notice}"
-    lines = [lead + md_escape(answer.text)]
+    lines = [lead + (glossary_markdown(answer.text, glossary) if glossary else md_escape(answer.text))]
     if answer.mode in MODE_NOTES:
         lines.append(f"\n_{MODE_NOTES[answer.mode]}_")
     if notice:
@@ -167,17 +212,32 @@ def passage_html(text: str, quote: str, short: int = 700) -> str:
     return "<br>".join(pieces) + whole
 
 
-def _meta_line(publisher: str, date: str, locator: str) -> str:
-    parts = [publisher or "organisatie onbekend", _date(date), locator]
+def _meta_line(publisher: str, date: str | None, locator: str) -> str:
+    """Organisation · date · location (``date=None``: shown elsewhere, left out here)."""
+    parts = [publisher or "organisatie onbekend", None if date is None else _date(date), locator]
     return " · ".join(html.escape(p) for p in parts if p)
 
 
+def date_badge(value: str) -> str:
+    """The document's date in Dutch words, set apart so it is seen before the quote."""
+    return f'<span class="kb-date" title="Datum van het document">{html.escape(format_date_nl(value))}</span>'
+
+
+def caveat_html(caveat: str) -> str:
+    """The citation's caveat in words (nothing when there is none)."""
+    if not caveat:
+        return ""
+    return f'<div class="kb-caveat" role="note">⚠️ {html.escape(caveat)}</div>'
+
+
 def citation_html(c: Citation) -> str:
-    """One cited source: number, title, organisation, date, location and the passage."""
+    """One cited source: number, title, date (prominent), caveat, organisation, location and the passage."""
     return (
         f'<div class="kb-source" id="bron-{c.n}">'
-        f'<div class="kb-source-title"><span class="kb-n">[{c.n}]</span> {html.escape(c.title)}</div>'
-        f'<div class="kb-source-meta">{_meta_line(c.publisher, c.date, c.locator)}</div>'
+        f'<div class="kb-source-title"><span class="kb-n">[{c.n}]</span> {html.escape(c.title)} '
+        f"{date_badge(c.date)}</div>"
+        f"{caveat_html(c.caveat)}"
+        f'<div class="kb-source-meta">{_meta_line(c.publisher, None, c.locator)}</div>'
         f'<div class="kb-quote">“{html.escape(c.quote)}”</div>'
         f"<details><summary>Passage tonen [{c.n}]</summary>"
         f'<div class="kb-passage">{passage_html(c.text, c.quote)}</div></details>'
