@@ -66,7 +66,7 @@ def test_question_with_personal_data_is_redacted_before_search_model_log_and_fee
     finally:
         del kb.retriever.retrieve
     assert not error
-    answer_text = json.dumps(conversation, ensure_ascii=False)
+    answer_text = json.dumps(conversation, ensure_ascii=False, default=repr)  # repr: the dossier entries too
     assert "Uw vraag bevatte persoonsgegevens (BSN, e-mailadres, telefoonnummer)" in answer_text
     assert "niet opgeslagen of doorgestuurd" in answer_text
     feedback = tmp_path / "feedback.jsonl"
