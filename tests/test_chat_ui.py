@@ -246,6 +246,15 @@ def test_upload_overrides_only_non_empty_fields_and_no_shared_title():
         upload_overrides(1, date="maart")
 
 
+def test_upload_overrides_carry_the_validity_fields_and_refuse_bad_ones():
+    overrides, _ = upload_overrides(1, valid_until="2025-12-31", superseded_by="nieuwe-handreiking", regime="wi 2021")
+    assert overrides == {"valid_until": "2025-12-31", "superseded_by": "nieuwe-handreiking", "regime": "Wi2021"}
+    with pytest.raises(UploadRefused, match="geldig tot"):
+        upload_overrides(1, valid_until="eind volgend jaar")
+    with pytest.raises(UploadRefused, match="onbekend"):
+        upload_overrides(1, regime="Wet van 1850")
+
+
 # -- feedback ----------------------------------------------------------------------------
 def test_feedback_appends_one_json_line_per_rating_with_only_the_agreed_fields(tmp_path: Path):
     path = tmp_path / "data" / "feedback.jsonl"

@@ -187,3 +187,21 @@ def test_of_two_copies_of_a_passage_the_newer_valid_one_is_found(kb, tmp_path: P
     passages = kb.retriever.retrieve("Wie vergoedt de reiskosten naar de taalschool in Oosterwolde?")
     assert passages[0].doc_id == "nieuw", [(p.doc_id, p.score) for p in passages]
     assert [p.doc_id for p in passages if "Oosterwolde" in p.text] == ["nieuw"]  # the copies are not searchable
+
+
+@pytest.mark.slow
+def test_validity_from_the_upload_form_reaches_the_citation(kb, tmp_path: Path):
+    """The Documents tab's fields are ingest overrides: a superseded upload is cited with that caveat."""
+    from kb.chat.documents_tab import upload_overrides
+
+    path = tmp_path / "reisregeling.md"
+    path.write_text(
+        "# Reiskosten\n\nDe gemeente Westerveen vergoedt de reiskosten naar de taalschool met een ov-kaart "
+        "voor inburgeraars die verder dan vijf kilometer van de school wonen.\n",
+        encoding="utf-8",
+    )
+    overrides, _ = upload_overrides(1, date="2024-05", superseded_by="reisregeling-2026", regime="Wi2021")
+    kb.ingest([path], overrides)
+    answer = kb.ask("Wie vergoedt de reiskosten naar de taalschool in Westerveen?")
+    assert not answer.abstained and answer.citations
+    assert "vervangen door ‘reisregeling-2026’" in answer.citations[0].caveat

@@ -22,6 +22,7 @@ from kb.config import Settings
 from kb.errors import KBError
 from kb.records import KINDS, FileResult, IngestReport
 from kb.service import KnowledgeBase
+from kb.validity import REGIMES, normalize_regime
 
 log = logging.getLogger(__name__)
 
@@ -41,16 +42,40 @@ def upload_registry(settings: Settings) -> UploadRegistry:
 
 
 def upload_overrides(
-    n_files: int, title: str = "", publisher: str = "", date: str = "", kind: str = "", cop: str = "", themes: str = ""
+    n_files: int,
+    title: str = "",
+    publisher: str = "",
+    date: str = "",
+    kind: str = "",
+    cop: str = "",
+    themes: str = "",
+    valid_until: str = "",
+    superseded_by: str = "",
+    regime: str = "",
 ) -> tuple[dict[str, str], str]:
     """Metadata from the form as ``kb.ingest`` overrides (non-empty fields only), and a note.
 
-    With several files the title is not applied: each file keeps its own title.
+    With several files the title is not applied: each file keeps its own title. The validity
+    fields (valid until, superseded by, the law it is about) feed the caveats of :mod:`kb.validity`.
     """
-    date = (date or "").strip()
-    if date and not _DATE.match(date):
-        raise UploadRefused(f"De datum '{date}' is niet geldig. Gebruik JJJJ-MM-DD, JJJJ-MM of JJJJ.")
-    fields = {"title": title, "publisher": publisher, "date": date, "kind": kind, "cop": cop, "themes": themes}
+    for label, value in (("datum", date), ("datum 'geldig tot'", valid_until)):
+        value = (value or "").strip()
+        if value and not _DATE.match(value):
+            raise UploadRefused(f"De {label} '{value}' is niet geldig. Gebruik JJJJ-MM-DD, JJJJ-MM of JJJJ.")
+    regime = normalize_regime(regime or "")
+    if regime and regime not in REGIMES:
+        raise UploadRefused(f"De wet '{regime}' is onbekend. Kies uit: {', '.join(REGIMES)}.")
+    fields = {
+        "title": title,
+        "publisher": publisher,
+        "date": date,
+        "kind": kind,
+        "cop": cop,
+        "themes": themes,
+        "valid_until": valid_until,
+        "superseded_by": superseded_by,
+        "regime": regime,
+    }
     overrides = {k: " ".join(str(v or "").split()) for k, v in fields.items()}
     overrides = {k: v for k, v in overrides.items() if v}
     note = ""
@@ -233,6 +258,16 @@ def build_documents_tab(kb: KnowledgeBase, settings: Settings, gate: AdminGate |
             kind = gr.Dropdown(["", *KINDS], value="", label="Soort document", allow_custom_value=True)
             cop = gr.Textbox(label="CoP of regio", elem_id="kb-meta-cop")
             themes = gr.Textbox(label="Thema's (komma's ertussen)", elem_id="kb-meta-themes")
+        with gr.Row():
+            valid_until = gr.Textbox(
+                label="Geldig tot",
+                placeholder="JJJJ-MM-DD of JJJJ (leeg: geen einddatum)",
+                elem_id="kb-meta-valid-until",
+            )
+            superseded_by = gr.Textbox(
+                label="Vervangen door (id van het nieuwere document)", elem_id="kb-meta-superseded-by"
+            )
+            regime = gr.Dropdown(["", *REGIMES], value="", label="Gaat over de wet", elem_id="kb-meta-regime")
         replace = gr.Checkbox(
             False,
             label=REPLACE_LABEL,
@@ -321,6 +356,9 @@ def build_documents_tab(kb: KnowledgeBase, settings: Settings, gate: AdminGate |
         kind_v,
         cop_v,
         themes_v,
+        valid_until_v,
+        superseded_by_v,
+        regime_v,
         replace_v,
         request: gr.Request,
         progress=gr.Progress(),
@@ -339,6 +377,9 @@ def build_documents_tab(kb: KnowledgeBase, settings: Settings, gate: AdminGate |
                 "kind": kind_v,
                 "cop": cop_v,
                 "themes": themes_v,
+                "valid_until": valid_until_v,
+                "superseded_by": superseded_by_v,
+                "regime": regime_v,
             }
             try:
                 rows, summary = ingest_uploads(kb, pairs, form, lambda f, m: progress(f, desc=m), bool(replace_v))
@@ -353,7 +394,7 @@ def build_documents_tab(kb: KnowledgeBase, settings: Settings, gate: AdminGate |
 
     upload.click(
         on_upload,
-        [files, title, publisher, date, kind, cop, themes, replace],
+        [files, title, publisher, date, kind, cop, themes, valid_until, superseded_by, regime, replace],
         [upload_summary, results, documents, to_remove, files, replace],
         api_visibility="private",
     )
