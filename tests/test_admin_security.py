@@ -158,7 +158,9 @@ def test_login_sets_a_strict_httponly_cookie_and_the_hash_alone_gets_nothing(app
     other = secrets.token_hex(6)
     assert "Log eerst in als beheerder" in _text(call_event(app, "on_reindex", [], other)[0])
     assert call_event(app, "on_confirm", [None], other)[1].startswith("Log eerst in")
-    assert call_event(app, "on_upload", [None, "", "", "", "", "", "", True], other)[0].startswith("Log eerst in")
+    assert call_event(app, "on_upload", [None, "", "", "", "", "", "", "", "", "", True], other)[0].startswith(
+        "Log eerst in"
+    )
     replay = call_event(app, "after_login", [], other)
     assert HANDREIKING not in _text(replay) and "Onjuiste" in _text(replay)
     time.sleep(1)  # the refused replays above had time to run
@@ -274,7 +276,9 @@ def _upload(app, files: dict[str, bytes], replace: bool, cookies: dict) -> list:
         sent.raise_for_status()
         paths = sent.json()
     payload = [{"path": p, "orig_name": name, "meta": {"_type": "gradio.FileData"}} for p, name in zip(paths, files)]
-    out = call_event(app, "on_upload", [payload, "", "", "", "", "", "", replace], secrets.token_hex(6), cookies)
+    out = call_event(
+        app, "on_upload", [payload, "", "", "", "", "", "", "", "", "", replace], secrets.token_hex(6), cookies
+    )
     for p in paths:
         assert not Path(p).exists()  # Gradio's temporary copy is gone too
     return out
@@ -300,7 +304,7 @@ def test_uploads_cannot_silently_replace_a_corpus_document_and_keep_no_original(
     assert list(uploads.iterdir()) == []
 
     # without the cookie the tick does not help
-    refused = call_event(app, "on_upload", [None, "", "", "", "", "", "", True], secrets.token_hex(6))
+    refused = call_event(app, "on_upload", [None, "", "", "", "", "", "", "", "", "", True], secrets.token_hex(6))
     assert refused[0].startswith("Log eerst in")
 
     # two non-Latin names no longer collide as document.md
