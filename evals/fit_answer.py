@@ -37,7 +37,7 @@ from kb.config import Settings
 from kb.embeddings import load_embedding
 from kb.offline import apply_offline_env
 from kb.sentence_vectors import SentenceVectors
-from kb.sentences import MODEL_PATH, QUESTION_FEATURES, RERANK_FEATURES, SENTENCE_FEATURES, AnswerModel
+from kb.sentences import MODEL_PATH, QUESTION_FEATURES, RERANK_FEATURES, SENTENCE_FEATURES, AnswerModel, log_odds
 from kb.service import KnowledgeBase, build_kb
 from kb.text import normalize_whitespace, relevant_history
 
@@ -98,11 +98,6 @@ def collect(kbs: list[tuple[str, KnowledgeBase]], questions: list[Question]) -> 
 
 
 UNFITTED = AnswerModel((0.0,) * len(SENTENCE_FEATURES), 0.0, (0.0,) * len(QUESTION_FEATURES), 0.0, 0.5, 0.6)
-
-
-def _log_odds(p: float) -> float:
-    p = min(max(p, 1e-6), 1 - 1e-6)
-    return float(np.log(p / (1 - p)))
 
 
 def _fit(x: np.ndarray, y: np.ndarray, c: float, balanced: bool) -> tuple[list[float], float]:
@@ -191,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         first.lexicon = lambda kb=row["kb"]: kb.retriever.lexicon
         sentences, _features = first.score(row["q"].question, row["passages"], row["history"])
         for s in sorted(sentences, key=lambda s: s.probability, reverse=True)[:RERANK_TOP]:
-            values = {**s.features, "first_stage": _log_odds(s.probability)}
+            values = {**s.features, "first_stage": log_odds(s.probability)}
             rx.append([values[f] for f in RERANK_FEATURES])
             ry.append(_label(s.text, row["q"]))
     r_weights, r_bias = _fit(np.array(rx), np.array(ry), C_SENTENCE, balanced=True)

@@ -194,12 +194,12 @@ class ExtractiveAnswerer:
         # A follow-up ("En als ...?") means little alone: its last earlier question goes with it.
         asked = " ".join([*list(history)[-1:], question])
         levels = [dense_level(sim) for sim in self.similarity.similarities(asked, [s.text for s in top])]
-        by_level = sorted(range(len(top)), key=lambda i: -levels[i])
+        level_rank = {i: r for r, i in enumerate(sorted(range(len(top)), key=lambda i: -levels[i]))}
         floor = min(levels)
         for rank, s in enumerate(ranked):
             embedded = rank < len(top)
             s.features["sentence_dense"] = levels[rank] if embedded else floor
-            s.features["dense_rank"] = 1.0 / (1 + (by_level.index(rank) if embedded else len(top)))
+            s.features["dense_rank"] = 1.0 / (1 + level_rank.get(rank, len(top)))
             s.features["first_stage_rank"] = 1.0 / (1 + rank)
             s.probability = self.model.rerank_probability(
                 {f: s.features[f] for f in RERANK_FEATURES if f != "first_stage"} | {"first_stage": s.probability}

@@ -219,7 +219,7 @@ class AnswerModel:
 
     def rerank_probability(self, features: dict[str, float]) -> float:
         """``features`` holds RERANK_FEATURES, with ``first_stage`` as a probability."""
-        features = {**features, "first_stage": _log_odds(features["first_stage"])}
+        features = {**features, "first_stage": log_odds(features["first_stage"])}
         return _logistic(self.rerank_bias + sum(w * features[f] for w, f in zip(self.rerank_weights, RERANK_FEATURES)))
 
     def answerable_probability(self, features: dict[str, float]) -> float:
@@ -228,7 +228,7 @@ class AnswerModel:
         )
 
 
-def _log_odds(p: float) -> float:
+def log_odds(p: float) -> float:
     p = min(max(p, 1e-6), 1 - 1e-6)
     return math.log(p / (1 - p))
 

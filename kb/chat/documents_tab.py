@@ -15,7 +15,17 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from kb.chat.auth import ADMIN, COOKIE_NAME, DISABLED_NL, WRONG_NL, AdminGate, AdminSession
+from kb.chat.auth import ADMIN, DISABLED_NL, WRONG_NL, AdminGate, AdminSession
+from kb.chat.login import (
+    LOGIN_JS,
+    LOGOUT_JS,
+    admin_session,
+    client_address,
+    login_form,
+    session_token,
+    takes_request,
+    wrong_role,
+)
 from kb.chat.render import DOCUMENT_HEADERS, INGEST_HEADERS, document_rows, ingest_rows
 from kb.chat.uploads import UploadRefused, UploadRegistry, find_replacements, stage_uploads, staging_dir
 from kb.config import Settings
@@ -141,44 +151,6 @@ def discard_temp_files(paths: list[str] | None, cache_dir: str) -> None:
             path.unlink(missing_ok=True)
 
 
-def _client(request: Any) -> str:
-    client = getattr(request, "client", None)
-    return str(getattr(client, "host", "") or "onbekend")
-
-
-def takes_request(fn: Any) -> Any:
-    """Mark ``fn``'s ``request`` parameter as ``gr.Request`` for Gradio: with postponed annotations
-    Gradio cannot resolve the string ``"gr.Request"`` (gradio is imported inside functions here)."""
-    import gradio as gr
-
-    fn.__annotations__["request"] = gr.Request
-    return fn
-
-
-def _token(request: Any) -> str | None:
-    cookies = getattr(request, "cookies", None) or {}
-    return cookies.get(COOKIE_NAME)
-
-
-def admin_session(gate: AdminGate, request: Any, role: str = ADMIN) -> AdminSession | None:
-    """The session behind this Gradio request's cookie (never its session hash) when it may act as
-    ``role``, or ``None``.
-
-    A page used with a login is bound to the token, so its event stream is only readable with it.
-    """
-    token = _token(request)
-    session = gate.session(token)
-    if session is None:
-        return None
-    gate.bind(getattr(request, "session_hash", None), token)
-    return session if session.may(role) else None
-
-
-def wrong_role(gate: AdminGate, request: Any) -> bool:
-    """True when the cookie belongs to a live session of another role (an evaluator on the Documents tab)."""
-    return gate.session(_token(request)) is not None
-
-
 def audit_ingest(gate: AdminGate, session: AdminSession, client: str, action: str, results: list[FileResult]) -> None:
     """One audit line for an upload or re-index: ids and counts per status, and one per replacement."""
     counts = Counter(r.status for r in results)
@@ -188,31 +160,6 @@ def audit_ingest(gate: AdminGate, session: AdminSession, client: str, action: st
     gate.audit.record(action, session.user, client, doc_ids=changed + replaced, **details)
     if replaced:
         gate.audit.record("replace", session.user, client, doc_ids=replaced, replaced=len(replaced))
-
-
-# The login form posts to the server's /admin/login route (kb.chat.server), which sets the
-# HttpOnly cookie; the password therefore never passes through Gradio's queue or session state.
-LOGIN_JS = """
-async (user, password) => {
-  try {
-    await fetch(new URL("admin/login", document.baseURI), {
-      method: "POST",
-      headers: {"Content-Type": "application/json"},
-      body: JSON.stringify({user: user || "", password: password || ""}),
-      credentials: "same-origin",
-    });
-  } catch (error) {}
-  return [user, ""];
-}
-"""
-LOGOUT_JS = """
-async () => {
-  try {
-    await fetch(new URL("admin/logout", document.baseURI), {method: "POST", credentials: "same-origin"});
-  } catch (error) {}
-  return [];
-}
-"""
 
 
 def build_documents_tab(kb: KnowledgeBase, settings: Settings, gate: AdminGate | None) -> None:
@@ -232,12 +179,9 @@ def build_documents_tab(kb: KnowledgeBase, settings: Settings, gate: AdminGate |
         return [(f"{d.title} ({d.doc_id})", d.doc_id) for d in sorted(kb.documents(), key=lambda d: d.title.lower())]
 
     pending_removal = gr.State("")
-    with gr.Column(visible=True) as login_box:
-        gr.Markdown("Log in als CoP-trekker om documenten toe te voegen of te verwijderen.")
-        user = gr.Textbox(label="Gebruikersnaam", elem_id="kb-user")
-        password = gr.Textbox(label="Wachtwoord", type="password", elem_id="kb-password")
-        login = gr.Button("Inloggen", variant="primary", elem_id="kb-login")
-        login_status = gr.Markdown(elem_id="kb-login-status")
+    login_box, user, password, login, login_status = login_form(
+        "Log in als CoP-trekker om documenten toe te voegen of te verwijderen.", "kb"
+    )
     with gr.Column(visible=False) as admin_box:
         with gr.Row():
             gr.Markdown("U bent ingelogd als beheerder.")
@@ -318,7 +262,7 @@ def build_documents_tab(kb: KnowledgeBase, settings: Settings, gate: AdminGate |
     def after_login(request: gr.Request):
         """Runs after the browser posted the form to /admin/login: the cookie decides."""
         if admin_session(gate, request) is None:
-            wait = gate.throttle.wait_seconds(_client(request))
+            wait = gate.throttle.wait_seconds(client_address(request))
             message = gate.login_refusal(wait) if wait > 0 else WRONG_ROLE_NL if wrong_role(gate, request) else WRONG_NL
             return logged_out(message)
         return (
@@ -340,7 +284,7 @@ def build_documents_tab(kb: KnowledgeBase, settings: Settings, gate: AdminGate |
 
     @takes_request
     def after_logout(request: gr.Request):
-        gate.logout(_token(request), _client(request))  # also when the browser's POST did not arrive
+        gate.logout(session_token(request), client_address(request))  # also when the browser's POST did not arrive
         return logged_out("U bent uitgelogd.")
 
     logout.click(None, None, None, js=LOGOUT_JS, api_visibility="private").then(
@@ -386,7 +330,7 @@ def build_documents_tab(kb: KnowledgeBase, settings: Settings, gate: AdminGate |
             except KBError as exc:
                 return f"⚠️ {exc}", gr.skip(), gr.skip(), gr.skip(), None, gr.skip()
             if rows:
-                audit_ingest(gate, session, _client(request), "upload", rows)
+                audit_ingest(gate, session, client_address(request), "upload", rows)
             table = pd.DataFrame(ingest_rows(rows), columns=INGEST_HEADERS)
             return summary, table, documents_table(), gr.Dropdown(choices=document_choices(), value=None), None, False
         finally:
@@ -432,7 +376,9 @@ def build_documents_tab(kb: KnowledgeBase, settings: Settings, gate: AdminGate |
             before = {d.doc_id: d.chunks for d in kb.documents()}
             message = remove_document(kb, doc_id)
             if doc_id in before:
-                gate.audit.record("remove", session.user, _client(request), doc_ids=[doc_id], passages=before[doc_id])
+                gate.audit.record(
+                    "remove", session.user, client_address(request), doc_ids=[doc_id], passages=before[doc_id]
+                )
         return (
             "",
             message,
@@ -467,7 +413,7 @@ def build_documents_tab(kb: KnowledgeBase, settings: Settings, gate: AdminGate |
             return f"⚠️ {exc}", gr.skip(), gr.skip(), gr.skip()
         # corpus files that took an id back from an upload are corpus documents again
         upload_registry(settings).update(forget=[r.doc_id for r in report.results if r.status in ("added", "replaced")])
-        audit_ingest(gate, session, _client(request), "reindex", report.results)
+        audit_ingest(gate, session, client_address(request), "reindex", report.results)
         table = pd.DataFrame(ingest_rows(report.results), columns=INGEST_HEADERS)
         return report.summary_nl(), table, documents_table(), gr.Dropdown(choices=document_choices(), value=None)
 

@@ -16,8 +16,8 @@ import threading
 from typing import Any
 
 from kb.chat.auth import EVALUATOR, WRONG_NL, AdminGate
-from kb.chat.documents_tab import LOGIN_JS, LOGOUT_JS, _client, _token, admin_session, takes_request
 from kb.chat.feedback import feedback_path, find_feedback, list_feedback
+from kb.chat.login import LOGIN_JS, LOGOUT_JS, admin_session, client_address, login_form, session_token, takes_request
 from kb.config import Settings
 from kb.errors import KBError
 from kb.service import KnowledgeBase
@@ -137,12 +137,9 @@ def build_eval_tab(kb: KnowledgeBase, settings: Settings, gate: AdminGate | None
         except KBError as exc:
             return f"⚠️ {exc}", ""
 
-    with gr.Column(visible=True) as login_box:
-        gr.Markdown("Log in als evaluator (of als CoP-trekker) om feedback te bekijken en evaluaties te draaien.")
-        user = gr.Textbox(label="Gebruikersnaam", elem_id="kb-eval-user")
-        password = gr.Textbox(label="Wachtwoord", type="password", elem_id="kb-eval-password")
-        login = gr.Button("Inloggen", variant="primary", elem_id="kb-eval-login")
-        login_status = gr.Markdown(elem_id="kb-eval-login-status")
+    login_box, user, password, login, login_status = login_form(
+        "Log in als evaluator (of als CoP-trekker) om feedback te bekijken en evaluaties te draaien.", "kb-eval"
+    )
     with gr.Column(visible=False) as work_box:
         with gr.Row():
             whoami = gr.Markdown(elem_id="kb-eval-whoami")
@@ -219,7 +216,7 @@ def build_eval_tab(kb: KnowledgeBase, settings: Settings, gate: AdminGate | None
         """After the browser posted the form to /admin/login (or the tab was opened): the cookie decides."""
         session = admin_session(gate, request, EVALUATOR)
         if session is None:
-            wait = gate.throttle.wait_seconds(_client(request))
+            wait = gate.throttle.wait_seconds(client_address(request))
             return logged_out(gate.login_refusal(wait) if wait > 0 else WRONG_NL)
         table, items = feedback_table(negative_only)
         role = "evaluator" if session.role == EVALUATOR else "beheerder"
@@ -254,7 +251,7 @@ def build_eval_tab(kb: KnowledgeBase, settings: Settings, gate: AdminGate | None
 
     @takes_request
     def eval_after_logout(request: gr.Request):
-        gate.logout(_token(request), _client(request))
+        gate.logout(session_token(request), client_address(request))
         return logged_out("U bent uitgelogd.")
 
     logout.click(None, None, None, js=LOGOUT_JS, api_visibility="private").then(
@@ -312,7 +309,9 @@ def build_eval_tab(kb: KnowledgeBase, settings: Settings, gate: AdminGate | None
             count = append_question(path, drafted)
         except EvalError as exc:
             return f"⚠️ {exc}", gr.skip()
-        gate.audit.record("eval_question", session.user, _client(request), feedback_ids=[item["id"]], questions=1)
+        gate.audit.record(
+            "eval_question", session.user, client_address(request), feedback_ids=[item["id"]], questions=1
+        )
         message = f"Vraag **{drafted.id}** toegevoegd aan `{path.name}` ({count} vraag/vragen)."
         labels = list(workspace.question_files(settings))
         return message, gr.Dropdown(choices=labels, value=path.name)
@@ -342,7 +341,7 @@ def build_eval_tab(kb: KnowledgeBase, settings: Settings, gate: AdminGate | None
             return "⚠️ De evaluatie is mislukt; zie het log van de server.", *(gr.skip() for _ in run_outputs)
         finally:
             running.release()
-        gate.audit.record("eval_run", session.user, _client(request))
+        gate.audit.record("eval_run", session.user, client_address(request))
         return f"Klaar: run **{name}**.", *run_choices(name), *show_run(name)
 
     start.click(eval_run, [run_file], [run_status, *run_outputs], api_visibility="private")
