@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from evals.errors import EvalError
 from evals.llm_setup import LLM_SYSTEM, EvalLLM
-from kb.answer import ExtractiveAnswerer
+from kb.answer.extractive import ExtractiveAnswerer
 from kb.config import Settings
 from kb.records import Answer, Passage
 from kb.service import KnowledgeBase, build_kb
@@ -111,7 +111,7 @@ class LlamaIndexBaseline:
             "documents": len(documents),
             "nodes": len(self.index.docstore.docs),
             "build_seconds": round(time.perf_counter() - started, 1),
-            "answerer": "kb.answer.ExtractiveAnswerer (same instance as ours)",
+            "answerer": "kb.answer.extractive.ExtractiveAnswerer (same instance as ours)",
         }
 
     def _passage(self, node_with_score: Any) -> Passage:
@@ -138,7 +138,7 @@ class LlamaIndexBaseline:
 
     def ask(self, question: str, history: Sequence[str] = (), k: int | None = None) -> Answer:
         """Retrieve with llama-index and answer with our answerer; history is used like ours does."""
-        from kb.text import relevant_history
+        from kb.nl.text import relevant_history
 
         started = time.perf_counter()
         question = self.kb.check_question(question)

@@ -111,7 +111,7 @@ class SentenceMeanEmbedding(BaseEmbedding):
     def _vector(self, text: str):
         import numpy as np
 
-        from kb.text import split_sentences
+        from kb.nl.text import split_sentences
 
         sentences = [s for s in split_sentences(text) if len(s) > 3] or [text]
         missing = [s for s in dict.fromkeys(sentences) if s not in self._cache]
@@ -246,8 +246,8 @@ def make_scaled_corpus(target: Path, n_docs: int, seed: int = 7) -> None:
 def run(n_docs: int, real_embeddings: bool) -> dict[str, Any]:
     from kb.config import Settings
     from kb.embeddings import load_embedding
+    from kb.index.store import open_store
     from kb.service import build_kb
-    from kb.store import open_store
 
     results: dict[str, Any] = {}
     started = time.perf_counter()

@@ -42,9 +42,9 @@ def draft_for(kb, question: str) -> tuple[str, list]:
 
 
 def verification_cost(kb) -> dict[str, Any]:
-    from kb.llm.claims import split_draft
-    from kb.llm.generate import GenerativeAnswerer
-    from kb.llm.verify import CitationVerifier
+    from kb.answer.llm.claims import split_draft
+    from kb.answer.llm.generate import GenerativeAnswerer
+    from kb.answer.llm.verify import CitationVerifier
 
     cold, warm, claims, caught = [], [], 0, 0
     for question in QUESTIONS:
@@ -94,7 +94,7 @@ def run(local_llm: bool, configured: bool, n_questions: int) -> dict[str, Any]:
         results["verification"] = verification_cost(kb)
         print(json.dumps(results, indent=2), flush=True)
         if local_llm:
-            from kb.llm.local import MODEL_ALIAS, local_model_server
+            from kb.answer.llm.local import MODEL_ALIAS, local_model_server
 
             started = time.perf_counter()
             base_url = stack.enter_context(local_model_server())

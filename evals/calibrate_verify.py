@@ -5,7 +5,7 @@
 Computes the verifier's signals (best sentence similarity, content-word coverage, numbers) for
 every pair with the index's embedding model and IDF, fits the two-weight logistic model by
 cross-validation, and prints the cross-validated and in-sample accuracy per kind of claim and
-the coefficients to put in :class:`kb.llm.verify.VerifyConfig`. ``--check`` scores the
+the coefficients to put in :class:`kb.answer.llm.verify.VerifyConfig`. ``--check`` scores the
 coefficients now in the code instead of fitting new ones.
 """
 
@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from kb.answer.llm.verify import CitationVerifier, VerifyConfig
 from kb.config import Settings
-from kb.llm.verify import CitationVerifier, VerifyConfig
 from kb.records import Passage
 
 CLAIMS = Path(__file__).with_name("claims.jsonl")
@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> None:
         )
     config = VerifyConfig()
     shipped = np.array([config.intercept, config.w_dense, config.w_lexical, config.w_negation])
-    report(rows, predict(shipped, rows, config.threshold), "coefficients in kb/llm/verify.py")
+    report(rows, predict(shipped, rows, config.threshold), "coefficients in kb/answer/llm/verify.py")
     if args.check:
         return
     report(rows, cross_validated(rows, args.folds), f"{args.folds}-fold cross-validated")

@@ -32,14 +32,14 @@ import numpy as np
 from evals import metrics
 from evals.questions import Question, load_questions
 from evals.split import QUESTION_FILES, select_split
-from kb.answer import ExtractiveAnswerer
+from kb.answer.extractive import ExtractiveAnswerer
+from kb.answer.sentence_vectors import SentenceVectors
+from kb.answer.sentences import MODEL_PATH, QUESTION_FEATURES, RERANK_FEATURES, SENTENCE_FEATURES, AnswerModel, log_odds
 from kb.config import Settings
 from kb.embeddings import load_embedding
+from kb.nl.text import normalize_whitespace, relevant_history
 from kb.offline import apply_offline_env
-from kb.sentence_vectors import SentenceVectors
-from kb.sentences import MODEL_PATH, QUESTION_FEATURES, RERANK_FEATURES, SENTENCE_FEATURES, AnswerModel, log_odds
 from kb.service import KnowledgeBase, build_kb
-from kb.text import normalize_whitespace, relevant_history
 
 REPO = Path(__file__).resolve().parent.parent
 GROWTH = (REPO.parent / "shared" / "growth", REPO / "evals" / "growth")

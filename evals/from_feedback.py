@@ -19,8 +19,8 @@ from typing import Any
 
 from evals.errors import EvalError
 from evals.questions import TYPES, Question, load_questions
-from kb.private_files import open_private
-from kb.text import normalize_whitespace
+from kb.nl.text import normalize_whitespace
+from kb.privacy.private_files import open_private
 
 FEEDBACK_TOPIC = "feedback"
 MIN_PASSAGE_CHARS, MAX_PASSAGE_CHARS = 40, 300

@@ -44,7 +44,7 @@ def uncited_shown(records: Sequence[dict[str, Any]]) -> list[str]:
 def generation_summary(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Modes, sentences kept and dropped, the citation promise and latency of one system's answers."""
     from evals import metrics  # imported here: the report needs this module, not llama-index
-    from kb.llm.generate import NOTICE_UNAVAILABLE
+    from kb.answer.llm.generate import NOTICE_UNAVAILABLE
 
     n = len(records)
     modes = Counter(r.get("mode", "extractive") for r in records)

@@ -62,7 +62,7 @@ def public_url(url: str) -> str:
 
 def llm_from_settings(settings: Settings) -> EvalLLM | None:
     """The model configured with ``KB_LLM...``, or ``None`` when ``KB_LLM=off``."""
-    from kb.llm.backends import load_llm
+    from kb.answer.llm.backends import load_llm
 
     llm = load_llm(settings)
     return None if llm is None else EvalLLM(llm, settings, origin="settings")
@@ -70,9 +70,9 @@ def llm_from_settings(settings: Settings) -> EvalLLM | None:
 
 @contextmanager
 def local_llm(settings: Settings, log: Callable[[str], None] = lambda _m: None) -> Iterator[EvalLLM]:
-    """Start the bundled small model (``kb.llm.local``) for the duration of the block."""
-    from kb.llm.backends import load_llm
-    from kb.llm.local import MODEL_ALIAS, local_model_server, local_settings
+    """Start the bundled small model (``kb.answer.llm.local``) for the duration of the block."""
+    from kb.answer.llm.backends import load_llm
+    from kb.answer.llm.local import MODEL_ALIAS, local_model_server, local_settings
 
     log(f"Lokaal taalmodel {MODEL_ALIAS} starten ...")
     with local_model_server() as base_url:

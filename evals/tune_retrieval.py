@@ -1,6 +1,6 @@
 """Choose the retriever's options on the dev split: ``python -m evals.tune_retrieval``.
 
-A small grid over what :class:`kb.retrieve.HybridRetriever` leaves open — compound parts in
+A small grid over what :class:`kb.search.retrieve.HybridRetriever` leaves open — compound parts in
 the passages' and/or the question's tokens, the weight of the lexicon's synonyms, and the
 keyword weight in the fusion — scored by hit@5 and MRR on the answerable dev questions,
 with the sample corpus and with the growth corpus indexed (the mean of both decides, so an
@@ -22,9 +22,9 @@ from evals.fit_answer import GROWTH, REPO, _open
 from evals.questions import load_questions
 from evals.split import QUESTION_FILES, select_split
 from kb.embeddings import load_embedding
+from kb.nl.text import relevant_history
 from kb.offline import apply_offline_env
-from kb.retrieve import HybridRetriever
-from kb.text import relevant_history
+from kb.search.retrieve import HybridRetriever
 
 GRID = {
     "index_compounds": (False, True),

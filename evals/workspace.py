@@ -18,7 +18,7 @@ from typing import Any
 from evals.errors import EvalError
 from evals.from_feedback import question_file_name
 from kb.config import Settings
-from kb.private_files import private_dir, tighten
+from kb.privacy.private_files import private_dir, tighten
 
 EVALS_DIR = Path(__file__).resolve().parent
 BUNDLED = {  # the project's own question sets, offered next to the evaluator's files

@@ -3,7 +3,7 @@
 Why our own chunker rather than llama-index's ``SentenceSplitter``: passages must
 (1) never cross a heading, so the heading can be shown as the locator, (2) keep the PDF
 page of every sentence, (3) keep list items and table rows as whole lines with their
-lead-in, and (4) split sentences exactly like the answerer quotes them (``kb.text``).
+lead-in, and (4) split sentences exactly like the answerer quotes them (``kb.nl.text``).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass
 
 from ingest.loaders import Block
+from kb.nl.text import normalize_whitespace, split_sentences
 from kb.records import Chunk
-from kb.text import normalize_whitespace, split_sentences
 
 CHUNKER_VERSION = "1"
 MIN_CHARS = 220  # below this a passage is merged with its neighbour in the same section

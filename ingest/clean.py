@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from ingest.loaders import Block
-from kb.text import normalize_whitespace
+from kb.nl.text import normalize_whitespace
 
 FURNITURE = {
     "lees meer",

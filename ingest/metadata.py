@@ -16,8 +16,8 @@ from typing import Any
 import yaml
 
 from kb.errors import DocumentError
+from kb.nl.text import slugify
 from kb.records import KINDS, DocumentMeta
-from kb.text import slugify
 from kb.validity import normalize_regime
 
 SIDECAR_SUFFIXES = (".meta.yaml", ".meta.yml", ".meta.json")

@@ -32,13 +32,13 @@ from ingest.clean import clean_blocks
 from ingest.loaders import load_file
 from ingest.metadata import build_meta, date_in_text, is_sidecar, parse_front_matter, read_sidecar
 from ingest.privacy import guard, guard_metadata, name_findings, neutral_id, redact_name, refuse_if, summarize
-from kb import passage_text
 from kb.errors import DocumentError, KBError
 from kb.filetypes import SUPPORTED, size_refusal
-from kb.injection import KINDS_NL, find_instructions
+from kb.index import passage_text
+from kb.index.store import ChunkStore
+from kb.nl.text import normalize_whitespace
+from kb.privacy.injection import KINDS_NL, find_instructions
 from kb.records import Chunk, DocumentMeta, FileResult, IngestReport
-from kb.store import ChunkStore
-from kb.text import normalize_whitespace
 from kb.validity import regime_in_text
 
 log = logging.getLogger(__name__)

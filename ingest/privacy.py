@@ -1,13 +1,13 @@
 """Personal data in ingested documents: the block-level guard.
 
-The patterns, checks (11-proef, mod-97) and redaction live in :mod:`kb.pii`, shared by ingest,
+The patterns, checks (11-proef, mod-97) and redaction live in :mod:`kb.privacy.pii`, shared by ingest,
 questions, feedback and the chat app; this module applies them to a document's blocks.
 """
 
 from __future__ import annotations
 
 from ingest.loaders import Block
-from kb.pii import (  # noqa: F401  (re-exported: the ingest side's one import for personal data)
+from kb.privacy.pii import (  # noqa: F401  (re-exported: the ingest side's one import for personal data)
     LABELS,
     POLICIES,
     Finding,

@@ -63,7 +63,7 @@ def main(
 ) -> None:
     """CoP Kennisbank: doorzoek handreikingen en CoP-interviews over de Wet inburgering 2021."""
     apply_offline_env()  # before any command imports chromadb, gradio or transformers
-    from kb.private_files import private_umask
+    from kb.privacy.private_files import private_umask
 
     private_umask()  # the index, feedback and lock files are for this account only
     settings = Settings.from_env()
@@ -73,7 +73,7 @@ def main(
         level=getattr(logging, settings.log_level, logging.WARNING), format="%(levelname)s %(name)s: %(message)s"
     )
     if local_llm:
-        from kb.llm.local import local_model_server, local_settings
+        from kb.answer.llm.local import local_model_server, local_settings
 
         click.echo("Lokaal taalmodel starten …", err=True)
         settings = local_settings(settings, ctx.with_resource(local_model_server()))
@@ -95,8 +95,8 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], meta: tuple[str, ...], r
     """Voeg documenten toe (standaard: de map corpus/). Ongewijzigde bestanden worden overgeslagen."""
     settings = _settings(ctx)
     if reset:
-        from kb.locking import ingest_lock
-        from kb.store import drop_collection
+        from kb.index.locking import ingest_lock
+        from kb.index.store import drop_collection
 
         with ingest_lock(settings):
             dropped = drop_collection(settings)
@@ -219,7 +219,7 @@ def privacy_scan(ctx: click.Context, as_json: bool) -> None:
     """Toon passages en metadata in de index die nog persoonsgegevens bevatten (soort en plaats, nooit de waarde)."""
     from dataclasses import asdict
 
-    from kb.privacy import scan_index
+    from kb.erasure import scan_index
 
     findings = scan_index(_open_kb(ctx.find_root()).store)
     if as_json:
@@ -243,7 +243,7 @@ def privacy_scan(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def privacy_purge(ctx: click.Context) -> None:
     """Verwijder feedback ouder dan KB_FEEDBACK_DAYS en maak persoonsgegevens in de rest onleesbaar."""
-    from kb.privacy import purge
+    from kb.erasure import purge
 
     result = purge(_settings(ctx.find_root()))
     kept = "zonder termijn (KB_FEEDBACK_DAYS=0)" if not result.days else f"{result.days} dagen"
@@ -266,7 +266,7 @@ def feedback() -> None:
 @click.pass_context
 def feedback_list(ctx: click.Context, negative: bool, as_json: bool) -> None:
     """Toon de beoordelingen, nieuwste eerst: id, vraag, antwoord, bronnen en de passages om uit te kiezen."""
-    from kb.chat.feedback import feedback_path, list_feedback
+    from kb.feedback import feedback_path, list_feedback
 
     items = list_feedback(feedback_path(_settings(ctx.find_root())), negative)
     if as_json:
@@ -339,7 +339,7 @@ def feedback_to_question(
     topic: str,
 ) -> None:
     """Maak van beoordeling FEEDBACK_ID een evaluatievraag en voeg die toe aan --out."""
-    from kb.chat.feedback import feedback_path, find_feedback
+    from kb.feedback import feedback_path, find_feedback
 
     if importlib.util.find_spec("evals") is None:
         raise click.ClickException("Hiervoor is het pakket 'evals' nodig (in de checkout van dit project).")
@@ -361,7 +361,7 @@ def feedback_to_question(
 @click.pass_context
 def export_cmd(ctx: click.Context, target: Path) -> None:
     """Schrijf de hele index (passages, metadata, embeddings, manifest) naar een .tar.gz."""
-    from kb.backup import export_index
+    from kb.index.backup import export_index
 
     manifest = export_index(_open_kb(ctx).store, target)
     click.echo(f"{len(manifest['documents'])} documenten ({manifest['passages']} passages) geëxporteerd naar {target}.")
@@ -372,8 +372,8 @@ def export_cmd(ctx: click.Context, target: Path) -> None:
 @click.pass_context
 def import_cmd(ctx: click.Context, source: Path) -> None:
     """Laad een export in deze index (zelfde documenten worden vervangen, andere blijven)."""
-    from kb.backup import import_index
-    from kb.locking import ingest_lock
+    from kb.index.backup import import_index
+    from kb.index.locking import ingest_lock
 
     kb = _open_kb(ctx)
     with ingest_lock(_settings(ctx)):

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kb.pii import redact_name
+from kb.privacy.pii import redact_name
 from kb.validity import Validity
 
 KINDS = ("handreiking", "CoP-interview", "CoP-verslag", "artikel", "verslag", "rapport", "beleid", "overig")

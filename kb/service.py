@@ -23,21 +23,21 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.llms import LLM
 
 from ingest.pipeline import Ingestor, Progress, prepare_document
-from kb.answer import AnswerConfig, ExtractiveAnswerer
+from kb.answer.extractive import AnswerConfig, ExtractiveAnswerer
+from kb.answer.llm.backends import load_llm
+from kb.answer.llm.generate import Drafted, GenerationConfig, GenerativeAnswerer
+from kb.answer.llm.verify import CitationVerifier
+from kb.answer.sentence_vectors import SentenceVectors
 from kb.config import Settings
 from kb.embeddings import load_embedding
 from kb.errors import QuestionError
-from kb.llm.backends import load_llm
-from kb.llm.generate import Drafted, GenerationConfig, GenerativeAnswerer
-from kb.llm.verify import CitationVerifier
-from kb.locking import ingest_lock
-from kb.pii import LABELS, kinds_in, redact
-from kb.private_files import private_dir, tighten
+from kb.index.locking import ingest_lock
+from kb.index.store import ChunkStore, StoredDocument, open_store
+from kb.nl.text import relevant_history
+from kb.privacy.pii import LABELS, kinds_in, redact
+from kb.privacy.private_files import private_dir, tighten
 from kb.records import Answer, Answered, AskEvent, Citation, IngestReport, Passage, Retrieved
-from kb.retrieve import FILTER_KEYS, HybridRetriever
-from kb.sentence_vectors import SentenceVectors
-from kb.store import ChunkStore, StoredDocument, open_store
-from kb.text import relevant_history
+from kb.search.retrieve import FILTER_KEYS, HybridRetriever
 from kb.validity import caveat
 
 log = logging.getLogger(__name__)

@@ -80,7 +80,7 @@ def local_llm_url(tmp_path_factory):
         if os.environ.get("KB_REQUIRE_LOCAL_LLM") == "1":
             pytest.fail("llama-cpp-python is not installed but KB_REQUIRE_LOCAL_LLM=1")
         pytest.skip("the local-llm extra (llama-cpp-python + Gemma GGUF) is not installed")
-    from kb.llm.local import local_model_server
+    from kb.answer.llm.local import local_model_server
 
     log = tmp_path_factory.mktemp("llm") / "server.log"
     with local_model_server(log_file=log) as base_url:
@@ -89,6 +89,6 @@ def local_llm_url(tmp_path_factory):
 
 def local_llm_settings(settings: Settings, base_url: str) -> Settings:
     """``settings`` pointed at the local test model, sized for a 2-core machine."""
-    from kb.llm.local import local_settings
+    from kb.answer.llm.local import local_settings
 
     return local_settings(settings, base_url).with_(llm_max_tokens=120, llm_timeout=120.0, llm_retries=1)

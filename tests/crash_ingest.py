@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 from kb.config import Settings
+from kb.index.store import ChunkStore
 from kb.service import build_kb
-from kb.store import ChunkStore
 
 ChunkStore.UPSERT_BATCH = 4
 _original_add = ChunkStore.add_document

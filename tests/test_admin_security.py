@@ -367,7 +367,7 @@ def test_evaluatie_handlers_need_an_evaluator_or_admin_cookie_and_take_no_paths(
     """Every handler of the Evaluatie tab is an HTTP endpoint: each checks the cookie and its role.
     Question files and runs are dropdown choices the server gave this page (Gradio refuses any other
     value) and are looked up again by name on the server; a new question file's name is checked."""
-    from kb.chat.feedback import feedback_path, record_feedback
+    from kb.feedback import feedback_path, record_feedback
 
     data_dir = app["kb"].settings.data_dir
     item = record_feedback(feedback_path(app["kb"].settings), "Wat is de MAP?", "Antwoord.", [], "down", "geheim-123")

@@ -172,7 +172,7 @@ def test_chat_answers_with_citations_sources_follow_up_and_feedback(page, chat_s
     page.get_by_label("Toelichting (optioneel)").fill("Duidelijk antwoord met bron")
     page.get_by_role("button", name="👍 Nuttig").click()
     expect(page.locator("#kb-feedback-status")).to_contain_text("Bedankt")
-    from kb.chat.feedback import feedback_path, read_feedback
+    from kb.feedback import feedback_path, read_feedback
 
     last = read_feedback(feedback_path(chat_server["kb"].settings))[-1]
     assert last["rating"] == "up" and last["comment"] == "Duidelijk antwoord met bron"
@@ -360,7 +360,7 @@ def test_evaluator_turns_a_thumbs_down_into_an_eval_question_and_runs_it(page, c
     an eval run on that question file, and its result and report."""
     from playwright.sync_api import expect
 
-    from kb.chat.feedback import feedback_path, read_feedback
+    from kb.feedback import feedback_path, read_feedback
 
     # 1. a klantmanager gives 👎 with a comment
     _ask(page, MAP_QUESTION)

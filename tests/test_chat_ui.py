@@ -14,7 +14,6 @@ from ingest.pipeline import FileResult
 from kb.chat.audit import AuditLog, read_audit
 from kb.chat.auth import DISABLED_NL, AdminCredentials, AdminGate, AdminSessions, LoginThrottle
 from kb.chat.documents_tab import upload_overrides
-from kb.chat.feedback import read_feedback, record_feedback
 from kb.chat.render import (
     SEARCHING,
     SOURCES_PLACEHOLDER,
@@ -29,8 +28,9 @@ from kb.chat.render import (
 )
 from kb.chat.uploads import UploadRefused, check_upload, sanitize_filename, stage_uploads, sweep_uploads
 from kb.errors import ConfigError
+from kb.feedback import read_feedback, record_feedback
+from kb.index.store import StoredDocument
 from kb.records import Answer, Citation, Claim, Passage
-from kb.store import StoredDocument
 from tests.files import make_docx, make_pdf
 
 PASSAGE = (

@@ -26,7 +26,7 @@ from evals.questions import TYPES, load_questions, select_questions
 from evals.runner import RunConfig, choose_systems, run_suite
 from kb.cli import main
 from kb.config import Settings
-from kb.text import split_sentences
+from kb.nl.text import split_sentences
 
 REPO = Path(__file__).resolve().parent.parent
 QUESTIONS = REPO / "evals" / "questions.jsonl"

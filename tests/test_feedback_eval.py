@@ -22,7 +22,9 @@ from evals.questions import load_questions
 from kb.chat.audit import AuditLog
 from kb.chat.auth import ADMIN, EVALUATOR, AdminCredentials, AdminGate
 from kb.chat.eval_tab import feedback_rows, parse_facts, passage_options
-from kb.chat.feedback import (
+from kb.cli import main
+from kb.config import Settings
+from kb.feedback import (
     answer_passages,
     best_sentence,
     feedback_path,
@@ -32,8 +34,6 @@ from kb.chat.feedback import (
     read_feedback,
     record_feedback,
 )
-from kb.cli import main
-from kb.config import Settings
 from kb.records import Answer, Citation, Passage
 
 BSN = "111222333"

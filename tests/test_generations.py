@@ -13,9 +13,9 @@ import pytest
 
 from kb.config import Settings
 from kb.errors import StoreUnavailableError
-from kb.locking import ingest_lock
+from kb.index.locking import ingest_lock
+from kb.index.store import drop_collection, open_store
 from kb.service import build_kb
-from kb.store import drop_collection, open_store
 
 pytestmark = pytest.mark.slow
 
@@ -112,7 +112,7 @@ def test_running_app_quotes_a_replacement_with_the_same_passage_count_and_forget
 
 
 def test_every_write_path_changes_the_generation(settings, e5, tmp_path):
-    from kb.backup import export_index, import_index
+    from kb.index.backup import export_index, import_index
 
     kb = build_kb(settings, embedding=e5)
     seen = [kb.store.generation()]
@@ -150,7 +150,7 @@ def test_every_write_path_changes_the_generation(settings, e5, tmp_path):
 
 def test_idf_is_right_before_the_first_question(sample_data_dir, e5):
     """Regression: the IDF table was a constant until the first retrieval built the snapshot."""
-    from kb.text import tokenize
+    from kb.nl.text import tokenize
 
     kb = build_kb(Settings().with_(data_dir=sample_data_dir), embedding=e5)
     (rare,), (common,) = tokenize("logeerregeling"), tokenize("inburgering")

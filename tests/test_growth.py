@@ -11,13 +11,14 @@ import pytest
 from evals.junk import write_junk_set
 from evals.questions import load_questions
 from evals.split import QUESTION_FILES, SPLIT_PATH, assign, load_split, select_split
-from kb.lexicon import Lexicon, extract_terms
-from kb.quality import near_duplicates, passage_quality
+from kb.answer.sentences import AnswerModel
+from kb.nl.question import question_kind
+from kb.nl.text import tokenize, tokenize_compounds
+from kb.nl.words import compound_parts, rarity
 from kb.records import Passage
-from kb.retrieve import cap_per_document
-from kb.sentences import AnswerModel, question_kind
-from kb.text import tokenize, tokenize_compounds
-from kb.words import compound_parts, rarity
+from kb.search.lexicon import Lexicon, extract_terms
+from kb.search.quality import near_duplicates, passage_quality
+from kb.search.retrieve import cap_per_document
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "corpus"
@@ -47,7 +48,7 @@ def test_common_words_are_not_split_and_whole_word_is_kept():
 
 def test_word_weights_do_not_depend_on_the_index():
     """A passage's keyword score is the same whatever else is indexed (bm25s' IDF would move it)."""
-    from kb.lexical import FixedScaleKeywords, query_terms
+    from kb.search.lexical import FixedScaleKeywords, query_terms
 
     assert rarity("de") < 0.1 < rarity("gemeente") < rarity("reiskosten") <= rarity("opstartklas") == 1.0
     passage = tokenize("De gemeente regelt de reiskosten naar de opstartklas.")
@@ -138,7 +139,7 @@ def test_split_is_fixed_complete_and_disjoint():
 def test_growth_questions_point_at_real_documents_and_passages():
     import yaml
 
-    from kb.text import normalize_whitespace
+    from kb.nl.text import normalize_whitespace
 
     if not GROWTH[0].is_dir():
         pytest.skip(f"{GROWTH[0]} (the shared growth texts) is not beside this checkout")

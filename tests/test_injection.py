@@ -12,12 +12,12 @@ from click.testing import CliRunner
 from markdown_it import MarkdownIt
 
 from ingest.pipeline import prepare_document
+from kb.answer.llm.generate import REASONS
+from kb.answer.llm.prompts import SOURCE_CLOSE, SOURCE_OPEN, SYSTEM_PROMPT, answer_messages
 from kb.chat.chat_tab import stream_answer
 from kb.chat.render import answer_markdown, draft_markdown, dropped_html, ingest_rows, sources_html
 from kb.cli import main
-from kb.injection import asks_for_secret, find_instructions
-from kb.llm.generate import REASONS
-from kb.llm.prompts import SOURCE_CLOSE, SOURCE_OPEN, SYSTEM_PROMPT, answer_messages
+from kb.privacy.injection import asks_for_secret, find_instructions
 from kb.records import Answer, Claim, Passage
 from kb.service import build_kb
 from tests.conftest import CORPUS

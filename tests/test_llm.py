@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import pytest
 
+from kb.answer.llm.backends import describe, is_retryable, load_llm
+from kb.answer.llm.claims import split_draft
+from kb.answer.llm.generate import NOTICE_UNAVAILABLE, NOTICE_UNSUPPORTED, clean_condensed
+from kb.answer.llm.prompts import NOT_FOUND, says_not_found
+from kb.answer.llm.verify import numbers_in
 from kb.config import Settings
 from kb.errors import ConfigError
-from kb.llm.backends import describe, is_retryable, load_llm
-from kb.llm.claims import split_draft
-from kb.llm.generate import NOTICE_UNAVAILABLE, NOTICE_UNSUPPORTED, clean_condensed
-from kb.llm.prompts import NOT_FOUND, says_not_found
-from kb.llm.verify import numbers_in
 from kb.service import KnowledgeBase, build_kb
 from tests.fakes import fake_server
 
@@ -236,9 +236,9 @@ def test_without_llm_nothing_changes(sample_kb):
 @pytest.mark.slow
 def test_a_cited_source_that_names_another_actor_is_not_kept_as_citation(sample_kb):
     """Regression (review): with [1][2], a source saying the COA pays stayed cited for 'de gemeente betaalt'."""
-    from kb.llm.claims import split_draft
-    from kb.llm.generate import GenerativeAnswerer
-    from kb.llm.verify import CitationVerifier
+    from kb.answer.llm.claims import split_draft
+    from kb.answer.llm.generate import GenerativeAnswerer
+    from kb.answer.llm.verify import CitationVerifier
     from kb.records import Passage
 
     def passage(doc_id: str, text: str) -> Passage:

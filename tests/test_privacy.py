@@ -22,12 +22,12 @@ from click.testing import CliRunner
 from ingest.loaders import Block
 from ingest.pipeline import prepare_document
 from ingest.privacy import guard, redact, redact_name, scan_blocks, spans, valid_bsn, valid_iban
-from kb.answer import cite
+from kb.answer.extractive import cite
 from kb.chat.chat_tab import rate_last_answer
-from kb.chat.feedback import read_feedback
 from kb.chat.render import answer_markdown, citation_html, document_rows, ingest_rows, sources_html
 from kb.cli import main
 from kb.config import Settings
+from kb.feedback import read_feedback
 from kb.records import Answer
 from kb.service import build_kb
 from tests.conftest import CORPUS

@@ -13,12 +13,12 @@ import pytest
 from click.testing import CliRunner
 
 from kb.chat.chat_tab import answer_question, new_conversation, rate_last_answer
-from kb.chat.feedback import read_feedback, record_feedback
 from kb.chat.render import answer_markdown, sources_html
 from kb.cli import main
 from kb.config import Settings
+from kb.erasure import purge
 from kb.errors import ConfigError
-from kb.privacy import purge
+from kb.feedback import read_feedback, record_feedback
 from kb.service import build_kb
 from tests.fakes import fake_server
 
@@ -228,8 +228,8 @@ def test_the_upload_registry_keeps_no_personal_data_from_file_names(tmp_path):
     """The registry of uploaded file names (uploaded.json) holds the redacted name, and a new
     version of the same upload is still recognised as the same source."""
     from kb.chat.uploads import UploadRegistry, find_replacements
+    from kb.index.store import StoredDocument
     from kb.records import FileResult
-    from kb.store import StoredDocument
 
     staged = tmp_path / "intake-111222333.md"
     staged.write_text("# Intake\n\nTekst.", encoding="utf-8")

@@ -12,10 +12,10 @@ from click.testing import CliRunner
 
 from ingest.chunk import CHUNKER_VERSION
 from ingest.pipeline import prepare_document
-from kb import passage_text, schema
 from kb.cli import main
 from kb.embeddings import E5_MODEL_ID
 from kb.errors import SchemaTooNewError
+from kb.index import passage_text, schema
 from kb.service import build_kb
 
 pytestmark = pytest.mark.slow

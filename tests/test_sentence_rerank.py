@@ -4,10 +4,10 @@ from dataclasses import replace
 
 import pytest
 
-from kb.answer import ExtractiveAnswerer
+from kb.answer.extractive import ExtractiveAnswerer
+from kb.answer.sentence_vectors import SentenceVectors
+from kb.answer.sentences import AnswerModel
 from kb.records import Passage
-from kb.sentence_vectors import SentenceVectors
-from kb.sentences import AnswerModel
 
 
 class CountingEmbedding:

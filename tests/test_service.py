@@ -7,8 +7,8 @@ from dataclasses import replace
 
 import pytest
 
+from kb.answer.llm.generate import NOTICE_UNAVAILABLE
 from kb.errors import QuestionError
-from kb.llm.generate import NOTICE_UNAVAILABLE
 from kb.records import Answer, Answered, DraftDelta, Retrieved
 from kb.service import KnowledgeBase, build_kb
 from tests.fakes import fake_server

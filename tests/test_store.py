@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from kb.cli import main
 from kb.errors import ModelMismatchError, StoreUnavailableError
+from kb.index.store import make_client
 from kb.service import build_kb
-from kb.store import make_client
 
 pytestmark = pytest.mark.slow
 

@@ -1,4 +1,4 @@
-from kb.text import fold, slugify, split_sentences, tokenize
+from kb.nl.text import fold, slugify, split_sentences, tokenize
 
 
 def test_sentences_keep_dutch_abbreviations_and_quotes():

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from ingest.metadata import build_meta
 from ingest.pipeline import prepare_document
-from kb import schema
+from kb.index import schema
 from kb.validity import Validity, caveat, date_range, format_date_nl, recency_key, regime_in_text
 
 TODAY = date(2026, 12, 3)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from evals.calibrate_verify import CLAIMS, load_claims, predict, signals
-from kb.llm.verify import CitationVerifier, VerifyConfig, actors_in, negated
+from kb.answer.llm.verify import CitationVerifier, VerifyConfig, actors_in, negated
 
 
 def test_actor_and_negation_rules():

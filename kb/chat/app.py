@@ -13,13 +13,13 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from kb.answer.llm.backends import describe as describe_llm
 from kb.chat.audit import AuditLog, audit_path
 from kb.chat.auth import EVALUATOR, PASSWORD_VAR, USER_VAR, AdminCredentials, AdminGate, Clock
 from kb.config import Settings
-from kb.llm.backends import describe as describe_llm
+from kb.erasure import purge
 from kb.offline import apply_offline_env
-from kb.privacy import purge
-from kb.private_files import private_umask
+from kb.privacy.private_files import private_umask
 from kb.service import KnowledgeBase
 
 if TYPE_CHECKING:

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from kb.chat.dossier import NO_ANSWER, DossierEntry, conversation_markdown, conversation_pdf, dossier_text
-from kb.chat.feedback import answer_passages, feedback_path, record_feedback
 from kb.chat.render import (
     SEARCHING,
     SOURCES_PENDING,
@@ -29,7 +28,8 @@ from kb.chat.render import (
 )
 from kb.config import Settings
 from kb.errors import KBError
-from kb.pii import redact
+from kb.feedback import answer_passages, feedback_path, record_feedback
+from kb.privacy.pii import redact
 from kb.records import Answer, Answered, DraftDelta
 from kb.service import KnowledgeBase
 

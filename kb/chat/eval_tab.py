@@ -4,7 +4,7 @@ Behind the login of :mod:`kb.chat.auth` (role ``evaluator``, or the admin). As i
 Documents tab every handler checks the cookie of its own request, because each Gradio event
 is an HTTP endpoint that can be called without the page; question files and runs are chosen
 by name from lists the server makes (:mod:`evals.workspace`), never by a path from the browser.
-The work itself lives in :mod:`kb.chat.feedback`, :mod:`evals.from_feedback` and
+The work itself lives in :mod:`kb.feedback`, :mod:`evals.from_feedback` and
 :mod:`evals.workspace`; this module only renders and wires.
 """
 
@@ -16,10 +16,10 @@ import threading
 from typing import Any
 
 from kb.chat.auth import EVALUATOR, WRONG_NL, AdminGate
-from kb.chat.feedback import feedback_path, find_feedback, list_feedback
 from kb.chat.login import LOGIN_JS, LOGOUT_JS, admin_session, client_address, login_form, session_token, takes_request
 from kb.config import Settings
 from kb.errors import KBError
+from kb.feedback import feedback_path, find_feedback, list_feedback
 from kb.service import KnowledgeBase
 
 log = logging.getLogger(__name__)

@@ -17,9 +17,9 @@ import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from kb.pii import redact_name
+from kb.index.store import StoredDocument
+from kb.privacy.pii import redact_name
 from kb.records import Answer, Citation, FileResult, Passage
-from kb.store import StoredDocument
 from kb.validity import format_date_nl
 
 SOURCES_PLACEHOLDER = (

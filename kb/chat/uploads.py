@@ -23,9 +23,9 @@ from pathlib import Path
 
 from kb.errors import DocumentError
 from kb.filetypes import ALLOWED_TYPES, TYPE_NAMES, size_refusal, sniff_type
-from kb.pii import redact_name
+from kb.index.store import StoredDocument
+from kb.privacy.pii import redact_name
 from kb.records import FileResult
-from kb.store import StoredDocument
 
 ALLOWED_EXTENSIONS = tuple(ALLOWED_TYPES)
 MAX_NAME_CHARS = 120

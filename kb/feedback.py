@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from kb.config import Settings
-from kb.pii import redact
-from kb.private_files import open_private
+from kb.nl.text import fold, normalize_whitespace, split_sentences, tokenize
+from kb.privacy.pii import redact
+from kb.privacy.private_files import open_private
 from kb.records import Answer
-from kb.text import fold, normalize_whitespace, split_sentences, tokenize
 
 RATINGS = ("up", "down")
 MAX_COMMENT_CHARS = 2000

@@ -8,7 +8,7 @@ records which embedding model built it; opening it with another model is refused
 Every write bumps a *generation* (see :meth:`ChunkStore.generation`), so a process that
 built something from the store (the retriever's BM25 index) sees any change made by any
 other process with one small read. Record metadata is encoded and decoded only by
-:mod:`kb.schema`; an older index is upgraded on open, a newer one refused.
+:mod:`kb.index.schema`; an older index is upgraded on open, a newer one refused.
 
 Embeddings are always passed in: Chroma's own default embedder would try to download
 a model.
@@ -28,12 +28,12 @@ import chromadb
 from chromadb.config import Settings as ChromaSettings
 from chromadb.errors import NotFoundError
 
-from kb import passage_text, schema
 from kb.config import Settings
 from kb.errors import ModelMismatchError, SchemaTooNewError, StoreUnavailableError
-from kb.locking import ingest_lock
+from kb.index import passage_text, schema
+from kb.index.locking import ingest_lock
+from kb.index.schema import SCHEMA_VERSION, StoredPassage, VersionInfo
 from kb.records import Chunk, DocumentMeta
-from kb.schema import SCHEMA_VERSION, StoredPassage, VersionInfo
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from kb.text import fold
+from kb.nl.text import fold
 
 SECRET = (
     r"(?:wachtwoord\w*|password\w*|passwd|digi-?d\w*|pin-?code\w*|pin\b|inlogcode\w*|inloggegevens|"

@@ -4,7 +4,7 @@ Why not bm25s (or llama-index's BM25 retriever) for our own ranking: classic BM2
 term's IDF and the average passage length from the indexed collection, so adding unrelated
 documents — a CoP adding a hundred pages about bijstand, or one file repeating a word —
 changes every passage's score and reorders answers about documents nobody touched. Here a
-term's weight comes from its rarity in general Dutch (:mod:`kb.words`, wordfreq) and the
+term's weight comes from its rarity in general Dutch (:mod:`kb.nl.words`, wordfreq) and the
 length normalisation uses a fixed typical passage length (the chunker cuts passages to
 220–900 characters), so a passage's score is a function of the question and that passage
 alone. Scores are divided by the best score the question could reach, which puts them on a
@@ -13,22 +13,20 @@ fixed 0–1 scale for fusion with the dense similarity. The eval's BM25 baseline
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
 from scipy import sparse
 
-from kb.text import STOPWORDS, fold, stem_word
-from kb.words import compound_parts, is_english, zipf
+from kb.nl.text import STOPWORDS, WORD, fold, stem_word
+from kb.nl.words import compound_parts, is_english, zipf
 
 K1 = 1.2
 B = 0.75
 TYPICAL_LENGTH = 60  # content tokens in a typical passage (title and heading included)
 MAX_WEIGHT = 8.0  # a word general Dutch never uses ("opstartklas"); "de" weighs 0.3
 PART_WEIGHT = 0.5  # a compound's part counts half as much as a word written on its own
-_WORD = re.compile(r"\w+", re.UNICODE)
 
 
 def term_weight(word: str) -> float:
@@ -41,7 +39,7 @@ def term_weight(word: str) -> float:
 def query_terms(text: str, compounds: bool = True) -> dict[str, float]:
     """A question's stems with their weights; compound parts at half weight."""
     weights: dict[str, float] = {}
-    for word in _WORD.findall(fold(text)):
+    for word in WORD.findall(fold(text)):
         if word in STOPWORDS or (len(word) < 2 and not word.isdigit()):
             continue
         stem = stem_word(word)

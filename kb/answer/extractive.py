@@ -2,10 +2,10 @@
 
 No language model: every sentence of the answer is a verbatim sentence from a cited
 passage. Each candidate sentence gets a probability of being (part of) the answer from a
-small logistic model over evidence features (:mod:`kb.sentences`: coverage of the
+small logistic model over evidence features (:mod:`kb.answer.sentences`: coverage of the
 question with compounds and the domain lexicon, heading match, dense similarity, passage
 rank, question type); the dozen most probable are then re-scored with their own e5
-similarity to the question (:mod:`kb.sentence_vectors`), which finds the answer to a
+similarity to the question (:mod:`kb.answer.sentence_vectors`), which finds the answer to a
 question asked in other words; a further model over the evidence as a whole decides whether the
 sources answer the question at all, else the answerer abstains and names the closest
 documents. All three are fitted on the dev split by ``python -m evals.fit_answer``. No feature
@@ -19,10 +19,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from kb.lexicon import Lexicon
-from kb.records import Citation, Passage
-from kb.sentence_vectors import SentenceVectors
-from kb.sentences import (
+from kb.answer.sentence_vectors import SentenceVectors
+from kb.answer.sentences import (
     RERANK_FEATURES,
     AnswerModel,
     Candidate,
@@ -34,7 +32,9 @@ from kb.sentences import (
     stems_of,
     weighted_terms,
 )
-from kb.text import term_match
+from kb.nl.text import term_match
+from kb.records import Citation, Passage
+from kb.search.lexicon import Lexicon
 
 ANAPHORA = (
     "hierin",

@@ -15,10 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from kb.chat.feedback import feedback_path, purge_feedback
 from kb.config import Settings
-from kb.pii import LABELS, kinds_in, name_findings
-from kb.store import ChunkStore
+from kb.feedback import feedback_path, purge_feedback
+from kb.index.store import ChunkStore
+from kb.privacy.pii import LABELS, kinds_in, name_findings
 
 # metadata fields that hold text from the document or its sidecar (hashes and numbers do not)
 TEXT_FIELDS = (

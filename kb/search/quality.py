@@ -14,14 +14,12 @@ alone (never at the rest of the index), so its verdict does not change as the in
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Sequence
 
 import numpy as np
 
-from kb.text import ABBREVIATIONS, fold
+from kb.nl.text import ABBREVIATIONS, WORD, fold
 
-_WORD = re.compile(r"\w+", re.UNICODE)
 ARTICLES = {"de"}  # "het" is also a pronoun ("het is") and "een" a numeral ("een van de")
 # Words that never directly follow "de" in Dutch prose (prepositions can: "de voor eiser geldende termijn").
 NOT_AFTER_ARTICLE = {"de", "het", "een", "en", "is", "zijn", "of", "dat", "die", "te", "wordt", "heeft"}
@@ -37,7 +35,7 @@ _HASHES = [  # fixed odd multipliers and offsets: signatures are stable across p
 
 def passage_quality(text: str) -> float:
     """How much a passage looks like readable prose or a real list, in (0, 1]."""
-    words = _WORD.findall(fold(text))
+    words = WORD.findall(fold(text))
     if len(words) < 12:
         return 1.0
     quality = 1.0
@@ -86,7 +84,7 @@ def _preposition_article_ratio(words: list[str]) -> float:
 
 
 def _shingles(text: str) -> set[int]:
-    words = _WORD.findall(fold(text))
+    words = WORD.findall(fold(text))
     grams = [" ".join(words[i : i + SHINGLE]) for i in range(max(len(words) - SHINGLE + 1, 1))]
     return {int.from_bytes(hashlib.blake2b(g.encode(), digest_size=8).digest(), "big") for g in grams}
 

@@ -2,7 +2,7 @@
 
 Steps: the extractive answer is made first (milliseconds; it is the fallback) → the model
 gets the question and the top passages as numbered sources and streams its answer →
-each sentence is checked against the source(s) it cites (:mod:`kb.llm.verify`) → sentences
+each sentence is checked against the source(s) it cites (:mod:`kb.answer.llm.verify`) → sentences
 the sources do not back are dropped and reported → if too little remains, or the model is
 unreachable, the extractive answer is shown with a note saying so.
 """
@@ -17,11 +17,10 @@ from dataclasses import dataclass, field
 
 from llama_index.core.llms import LLM
 
-from kb.answer import ExtractiveAnswerer, cite
-from kb.injection import asks_for_secret, new_contacts
-from kb.llm.backends import LLMUnavailable, stream_chat, with_retries
-from kb.llm.claims import DraftSentence, split_draft
-from kb.llm.prompts import (
+from kb.answer.extractive import ExtractiveAnswerer, cite
+from kb.answer.llm.backends import LLMUnavailable, stream_chat, with_retries
+from kb.answer.llm.claims import DraftSentence, split_draft
+from kb.answer.llm.prompts import (
     CONDENSE_TEMPLATE,
     SOURCE_CLOSE,
     SOURCE_OPEN,
@@ -29,9 +28,10 @@ from kb.llm.prompts import (
     history_block,
     says_not_found,
 )
-from kb.llm.verify import CitationVerifier, Support
+from kb.answer.llm.verify import CitationVerifier, Support
+from kb.nl.text import fold, normalize_whitespace, tokenize
+from kb.privacy.injection import asks_for_secret, new_contacts
 from kb.records import Citation, Claim, DraftDelta, Passage
-from kb.text import fold, normalize_whitespace, tokenize
 
 log = logging.getLogger(__name__)
 

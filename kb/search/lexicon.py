@@ -19,10 +19,10 @@ from pathlib import Path
 
 import yaml
 
-from kb.text import fold, split_sentences
-from kb.words import rarity
+from kb.nl.text import fold, split_sentences
+from kb.nl.words import rarity
 
-CURATED = Path(__file__).resolve().parent / "data" / "lexicon.yaml"
+CURATED = Path(__file__).resolve().parents[1] / "data" / "lexicon.yaml"
 GLOSSARY_HEADINGS = ("begrippen", "begrippenlijst", "afkortingen", "woordenlijst", "definities", "verklarende")
 _ABBREVIATION = re.compile(r"\b((?:[A-ZÀ-Ý][\w’'-]+)(?:\s+(?:[\w’'&-]+)){0,5})\s+\(([A-Z][A-Za-z0-9-]{1,9})\)")
 _DEFINING = re.compile(r"^(?:De|Het|Een)\s+(?P<term>[\w’'-]+(?:\s[\w’'-]+){0,2}?)\s+(?:is|betekent)\s+(?:een|de)\b")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from kb.text import normalize_whitespace, split_sentences, tokenize
+from kb.nl.text import normalize_whitespace, split_sentences, tokenize
 
 _NUMBERS = r"(\d+(?:\s*(?:[,;/&–-]+|en)\s*\d+)*)"
 # [1], [1, 3], [1-2], [^1], [Bron: 2], [1: p. 3]; in round brackets only with "bron": "(bron 2)",

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kb.passage_text import embedding_fingerprint, input_hash
+from kb.index.passage_text import embedding_fingerprint, input_hash
 from kb.records import Chunk, DocumentMeta
 
 SCHEMA_VERSION = 2

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 from kb.config import Settings
 from kb.errors import KBError
-from kb.private_files import open_private
+from kb.privacy.private_files import open_private
 
 WAIT_MESSAGE = "Er loopt al een andere indexering op deze kennisbank; deze wacht tot die klaar is."
 

@@ -1,7 +1,7 @@
 """Candidate answer sentences and the evidence features the answerer's models read.
 
 Every feature looks only at the question, the retrieved passages and a fixed reference of
-Dutch word frequencies (:mod:`kb.words`), never at statistics of the whole index, so a
+Dutch word frequencies (:mod:`kb.nl.words`), never at statistics of the whole index, so a
 sentence scores the same however many unrelated documents are added. The weights that turn
 features into a probability are fitted on the dev split by ``python -m evals.fit_answer``
 and stored in ``kb/data/answer_model.json``.
@@ -16,16 +16,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kb.nl.question import DEFINITION_OPENERS, LIST_OPENERS, QUANTITY_WORDS, question_kind  # noqa: F401  (re-read by the answerer)
+from kb.nl.text import STOPWORDS, WORD, fold, split_sentences, stem_word, term_match
+from kb.nl.words import compound_parts, is_english, rarity
 from kb.records import Passage
-from kb.text import STOPWORDS, fold, split_sentences, stem_word, term_match
-from kb.words import compound_parts, is_english, rarity
 
 ENGLISH_WEIGHT = 0.1  # English words in a question cannot match Dutch text: they barely count
-MODEL_PATH = Path(__file__).resolve().parent / "data" / "answer_model.json"
-_WORD = re.compile(r"\w+", re.UNICODE)
-DEFINITION_OPENERS = ("wat is", "wat zijn", "wat houdt", "wat betekent", "wat bedoelen", "what is", "what are")
-LIST_OPENERS = ("welke", "noem", "wat zijn de", "which", "what are")
-QUANTITY_WORDS = ("hoeveel", "hoe lang", "hoe vaak", "hoe hoog", "wanneer", "how many", "how much", "how long", "when")
+MODEL_PATH = Path(__file__).resolve().parents[1] / "data" / "answer_model.json"
 NUMBER_WORDS = {"een", "twee", "drie", "vier", "vijf", "zes", "zeven", "acht", "negen", "tien", "twaalf", "twintig",
                 "dertig", "veertig", "vijftig", "zestig", "honderd", "duizend", "helft", "procent"}  # fmt: skip
 DEFINING = re.compile(r"\b(is|zijn|betekent|houdt in|wordt .{0,30}bedoeld|noemen we|heet|heten)\b", re.I)
@@ -60,21 +57,10 @@ QUESTION_FEATURES = (
 )
 
 
-def question_kind(question: str) -> str:
-    lowered = question.lower().lstrip("¿ ").strip()
-    if lowered.startswith(DEFINITION_OPENERS) and len(_WORD.findall(lowered)) <= 8:
-        return "definition"
-    if lowered.startswith(LIST_OPENERS):
-        return "list"
-    if any(w in lowered for w in QUANTITY_WORDS):
-        return "quantity"
-    return "other"
-
-
 def weighted_terms(text: str) -> dict[str, float]:
     """The text's content words as stems, each weighted by its rarity in general Dutch."""
     weights: dict[str, float] = {}
-    for word in _WORD.findall(fold(text)):
+    for word in WORD.findall(fold(text)):
         if word in STOPWORDS or (len(word) < 2 and not word.isdigit()):
             continue
         stem = stem_word(word)
@@ -86,7 +72,7 @@ def weighted_terms(text: str) -> dict[str, float]:
 def stems_of(text: str) -> set[str]:
     """Stems of a sentence with its compound parts (reiskostenvergoeding → … reis, kost, vergoed)."""
     stems: set[str] = set()
-    for word in _WORD.findall(fold(text)):
+    for word in WORD.findall(fold(text)):
         if word in STOPWORDS:
             continue
         stems.add(stem_word(word))
@@ -144,7 +130,7 @@ def sentence_features(
     for s in sentences:
         neighbours = [by_key.get((s.passage, s.position + d)) for d in (-1, 1)]
         window = s.stems.union(*(n.stems for n in neighbours if n is not None))
-        has_number = bool(re.search(r"\d", s.text)) or bool(set(_WORD.findall(fold(s.text))) & NUMBER_WORDS)
+        has_number = bool(re.search(r"\d", s.text)) or bool(set(WORD.findall(fold(s.text))) & NUMBER_WORDS)
         stripped = s.text.rstrip()
         s.features = {
             "coverage": coverage(weights, s.stems),

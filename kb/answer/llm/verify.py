@@ -28,9 +28,9 @@ from dataclasses import dataclass
 import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
+from kb.answer.sentence_vectors import SentenceVectors
+from kb.nl.text import fold, normalize_whitespace, split_sentences, term_match, tokenize
 from kb.records import Passage
-from kb.sentence_vectors import SentenceVectors
-from kb.text import fold, normalize_whitespace, split_sentences, term_match, tokenize
 
 NUMBER_WORDS = {
     "twee": 2, "drie": 3, "vier": 4, "vijf": 5, "zes": 6, "zeven": 7, "acht": 8, "negen": 9,

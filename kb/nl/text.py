@@ -64,7 +64,8 @@ ABBREVIATIONS = {
 }
 
 _BOUNDARY = re.compile(r"[.!?…]+[’'”\"»)]*\s+")
-_TOKEN = re.compile(r"\w+", re.UNICODE)
+WORD = re.compile(r"\w+", re.UNICODE)  # a word: the one tokeniser for keyword and sentence scoring
+
 
 # Question words and other words that carry no topic in a question.
 QUESTION_STOPWORDS = {
@@ -189,7 +190,7 @@ def stem_word(word: str) -> str:
 
 def tokenize(text: str, keep_stopwords: bool = False) -> list[str]:
     """Words of ``text`` folded, stop words removed, stemmed with the Dutch Snowball stemmer."""
-    words = _TOKEN.findall(fold(text))
+    words = WORD.findall(fold(text))
     if not keep_stopwords:
         words = [w for w in words if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
     return _stemmer().stemWords(words)
@@ -198,9 +199,9 @@ def tokenize(text: str, keep_stopwords: bool = False) -> list[str]:
 def tokenize_compounds(text: str) -> list[str]:
     """Like :func:`tokenize`, plus the stemmed parts of every compound word (the whole word kept):
     "reiskostenvergoeding" → reiskostenvergoed, reiskost, reis, kost, vergoed."""
-    from kb.words import compound_parts
+    from kb.nl.words import compound_parts
 
-    words = [w for w in _TOKEN.findall(fold(text)) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
+    words = [w for w in WORD.findall(fold(text)) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
     expanded: list[str] = []
     for word in words:
         expanded.append(word)

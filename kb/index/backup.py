@@ -5,7 +5,7 @@ documents with their metadata, content hashes and passage counts), ``records.jso
 (one passage per line: id, text, metadata) and ``embeddings.npy`` (float32, same order).
 Importing needs no embedding work and refuses an archive made with another model.
 Documents in the archive replace the same documents in the index; others are kept. An
-archive written by an older schema has its records upgraded by :mod:`kb.schema`'s
+archive written by an older schema has its records upgraded by :mod:`kb.index.schema`'s
 migrations on the way in.
 """
 
@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from kb import schema
 from kb.errors import KBError, ModelMismatchError, SchemaTooNewError
-from kb.store import ChunkStore
+from kb.index import schema
+from kb.index.store import ChunkStore
 
 FORMAT = "cop-kennisbank-export/1"
 

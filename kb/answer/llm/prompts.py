@@ -8,7 +8,7 @@ Sources are data, not instructions: each sits between ``<<<BRON [n]`` and ``>>>`
 cannot close its own block: runs of ``<`` or ``>`` in it are shortened), and a rule says that
 text inside those blocks is never to be followed. That lowers the odds of a prompt injection
 working; it does not rule it out, which is why verification also drops what a source cannot
-back and never keeps a request for a password (:mod:`kb.llm.generate`).
+back and never keeps a request for a password (:mod:`kb.answer.llm.generate`).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import re
 from llama_index.core.base.llms.types import ChatMessage, MessageRole
 from llama_index.core.prompts import PromptTemplate
 
+from kb.nl.text import fold, normalize_whitespace
 from kb.records import Passage
-from kb.text import fold, normalize_whitespace
 
 NOT_FOUND = "De bronnen geven hier geen antwoord op."
 MAX_SOURCE_CHARS = 1400  # per source: small local models have small context windows

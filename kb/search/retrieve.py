@@ -21,14 +21,14 @@ import bm25s
 import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
-from kb import passage_text
-from kb.lexical import FixedScaleKeywords, query_terms
-from kb.lexicon import Lexicon
-from kb.quality import near_duplicates, passage_quality
+from kb.index import passage_text
+from kb.index.store import ChunkStore
+from kb.nl.question import question_kind
+from kb.nl.text import tokenize, tokenize_compounds
 from kb.records import Passage
-from kb.sentences import question_kind
-from kb.store import ChunkStore
-from kb.text import tokenize, tokenize_compounds
+from kb.search.lexical import FixedScaleKeywords, query_terms
+from kb.search.lexicon import Lexicon
+from kb.search.quality import near_duplicates, passage_quality
 from kb.validity import Validity, recency_key
 
 log = logging.getLogger(__name__)
@@ -299,7 +299,7 @@ class HybridRetriever:
         self, snap: _Snapshot, question: str, query: str, k: int, pool: int, filters: dict
     ) -> list[Passage]:
         """Ours: every score is a function of the question and one passage only — the exact e5
-        similarity on a fixed scale and a keyword score with fixed term weights (:mod:`kb.lexical`),
+        similarity on a fixed scale and a keyword score with fixed term weights (:mod:`kb.search.lexical`),
         times the passage's quality — and a neighbour joins a passage by its own score, not by the
         company it keeps. Documents added elsewhere can push a passage down the list but never
         change its score or its text."""

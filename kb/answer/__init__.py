@@ -1,0 +1,1 @@
+"""Answering: the extractive answerer, sentence features and vectors, the language-model path."""

@@ -1,0 +1,1 @@
+"""The passage index: Chroma store, schema, passage text, locking, backup."""

@@ -1,0 +1,1 @@
+"""Dutch text and words."""

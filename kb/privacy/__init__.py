@@ -1,0 +1,1 @@
+"""Personal data, injected instructions, private files."""

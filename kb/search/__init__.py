@@ -1,0 +1,1 @@
+"""Retrieval: dense + keyword fusion, keyword scoring, lexicon, passage quality."""
