@@ -60,6 +60,11 @@ DOCUMENTED: dict[str, tuple[str, str]] = {
     ),
     "KB_HOST": ("127.0.0.1", "Address the chat app listens on."),
     "KB_PORT": ("7860", "Port of the chat app (`GRADIO_SERVER_PORT` is honoured when `KB_PORT` is unset)."),
+    "KB_READER": (
+        "on",
+        "The trained reader (kb/data/reader) re-reads the most probable answer sentences: `on` (default) or `off` "
+        "(the answerer's fitted models alone, as before the reader).",
+    ),
     "KB_LOG_LEVEL": ("WARNING", "Logging level; logs never contain document text or questions."),
     "KB_LLM": (
         "off",
@@ -135,6 +140,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 7860
     log_level: str = "WARNING"
+    reader: str = "on"
     llm: str = "off"
     llm_base_url: str = ""
     llm_model: str = ""
@@ -169,6 +175,7 @@ class Settings:
             host=_env("KB_HOST", env),
             port=_port("KB_PORT", {"KB_PORT": env.get("KB_PORT") or env.get("GRADIO_SERVER_PORT", "")}),
             log_level=_env("KB_LOG_LEVEL", env).upper(),
+            reader=_choice("KB_READER", env, ("on", "off")),
             llm=_choice("KB_LLM", env, LLM_BACKENDS),
             llm_base_url=_env("KB_LLM_BASE_URL", env),
             llm_model=_env("KB_LLM_MODEL", env),

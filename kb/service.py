@@ -27,6 +27,8 @@ from kb.answer.extractive import AnswerConfig, ExtractiveAnswerer
 from kb.answer.llm.backends import load_llm
 from kb.answer.llm.generate import Drafted, GenerationConfig, GenerativeAnswerer
 from kb.answer.llm.verify import CitationVerifier
+from kb.answer.reader.model import shared_reader
+from kb.answer.reader.use import ReaderUse
 from kb.answer.sentence_vectors import SentenceVectors
 from kb.config import Settings
 from kb.embeddings import load_embedding
@@ -280,7 +282,11 @@ def build_kb(
     if retriever is None:
         retriever = HybridRetriever(store, embed_model, **(retriever_options or {}))
     vectors = SentenceVectors(embed_model)  # one sentence-vector cache for the answerer and the verifier
-    answerer = ExtractiveAnswerer(config=answer_config, lexicon=lambda: retriever.lexicon, similarity=vectors)
+    reader_use = ReaderUse.load() if settings.reader == "on" else None  # no use.json: no reader
+    reader = shared_reader() if reader_use is not None else None
+    answerer = ExtractiveAnswerer(
+        config=answer_config, lexicon=lambda: retriever.lexicon, similarity=vectors, reader=reader, reader_use=reader_use
+    )
     if llm is None:
         llm = load_llm(settings)
     generator = None

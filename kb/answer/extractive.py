@@ -19,6 +19,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from kb.answer.reader.model import Reader
+from kb.answer.reader.use import ReaderUse
 from kb.answer.sentence_vectors import SentenceVectors
 from kb.answer.sentences import (
     RERANK_FEATURES,
@@ -116,11 +118,16 @@ class ExtractiveAnswerer:
         model: AnswerModel | None = None,
         lexicon: Callable[[], Lexicon] | None = None,
         similarity: SentenceVectors | None = None,
+        reader: Reader | None = None,
+        reader_use: ReaderUse | None = None,
     ) -> None:
         self.config = config or AnswerConfig()
         self._model = model
         self.lexicon = lexicon
         self.similarity = similarity  # without it, no second stage (the passage's similarity stands in)
+        # The third stage: the trained reader re-reads the most probable sentences (kb/answer/reader)
+        self.reader = reader if reader_use is not None else None
+        self.reader_use = reader_use if reader is not None else None
 
     @property
     def model(self) -> AnswerModel:
@@ -132,6 +139,10 @@ class ExtractiveAnswerer:
     @model.setter
     def model(self, model: AnswerModel) -> None:
         self._model = model
+
+    @property
+    def keep_ratio(self) -> float:
+        return self.reader_use.keep_ratio if self.reader_use is not None else self.model.keep_ratio
 
     def _weights(self, question: str, history: list[str] | tuple[str, ...]) -> dict[str, float]:
         weights = weighted_terms(question)
@@ -159,6 +170,7 @@ class ExtractiveAnswerer:
         best_sentence_dense = self._rerank(question, history, sentences)
         if best_sentence_dense is None:
             best_sentence_dense = max(s.features["dense"] for s in sentences)
+        best_reader = self._read(question, history, sentences, considered)
         best = max(sentences, key=lambda s: s.probability)
         by_key = {(s.passage, s.position): s for s in sentences}
         best_window = 0.0
@@ -181,7 +193,30 @@ class ExtractiveAnswerer:
             "max_missing": max(missing.values(), default=0.0),
             "best_sentence_dense": best_sentence_dense,
         }
+        if best_reader is not None:
+            question_features["best_reader"] = best_reader
         return sentences, question_features
+
+    def _read(
+        self, question: str, history: list[str] | tuple[str, ...], sentences: list[Candidate], considered: list[Passage]
+    ) -> float | None:
+        """Third stage: the reader reads the most probable sentences with the question, and a
+        dev-fitted model combines its probability with the earlier one. Returns the reader's best
+        probability, or None without a reader."""
+        if self.reader is None or self.reader_use is None:
+            return None
+        use = self.reader_use
+        ranked = sorted(sentences, key=lambda s: s.probability, reverse=True)
+        top = ranked[: use.top]
+        asked = " ".join([*list(history)[-1:], question])  # a follow-up goes with its last question
+        read = self.reader.score(asked, [(considered[s.passage].title, s.text) for s in top])
+        floor = float(min(read))
+        for rank, s in enumerate(ranked):
+            value = float(read[rank]) if rank < len(top) else floor
+            s.features["reader"] = value
+            s.features["before_reader"] = s.probability
+            s.probability = use.sentence(s.probability, value)
+        return float(max(read))
 
     def _rerank(self, question: str, history: list[str] | tuple[str, ...], sentences: list[Candidate]) -> float | None:
         """Second stage: the most probable sentences re-scored with their own similarity to the
@@ -217,14 +252,22 @@ class ExtractiveAnswerer:
         sentences, question_features = self.score(question, passages, history)
         if not question_features:
             return self.abstain(passages, 0.0)
-        confidence = self.model.answerable_probability(question_features)
+        confidence, abstain_below = self.confidence(question_features)
         if trace is not None:
             trace.update(question_features, p_answerable=confidence)
-        if confidence < self.model.abstain_below:
+        if confidence < abstain_below:
             return self.abstain(passages, confidence)
         chosen = self._choose(question, sentences, self._weights(question, history))
         considered = passages[: self.config.passages_considered]
         return self._compose(chosen, considered, confidence)
+
+    def confidence(self, question_features: dict[str, float]) -> tuple[float, float]:
+        """P(answerable) and the threshold under which the answerer abstains."""
+        confidence = self.model.answerable_probability(question_features)
+        if self.reader_use is not None and "best_reader" in question_features:
+            use = self.reader_use
+            return use.answerable(confidence, question_features["best_reader"]), use.abstain_below
+        return confidence, self.model.abstain_below
 
     def _choose(self, question: str, sentences: list[Candidate], weights: dict[str, float]) -> list[Candidate]:
         """The best sentence, then the next most probable ones that add something, then their context."""
@@ -238,7 +281,7 @@ class ExtractiveAnswerer:
         for s in ranked[1:]:
             if (
                 len(chosen) >= min(cfg.max_sentences, self.model.max_sentences)
-                or s.probability < self.model.keep_ratio * best.probability
+                or s.probability < self.keep_ratio * best.probability
             ):
                 break
             if coverage(weights, covered | s.stems) - coverage(weights, covered) >= cfg.min_novelty:
@@ -284,7 +327,7 @@ class ExtractiveAnswerer:
                         return s
         if kind == "list":
             lead_ins = [s for s in ranked[:10] if s.text.rstrip().endswith(":")]
-            if lead_ins and lead_ins[0].probability >= self.model.keep_ratio * ranked[0].probability:
+            if lead_ins and lead_ins[0].probability >= self.keep_ratio * ranked[0].probability:
                 return lead_ins[0]
         return None
 
