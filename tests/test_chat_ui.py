@@ -13,7 +13,6 @@ import pytest
 from ingest.pipeline import FileResult
 from kb.chat.audit import AuditLog, read_audit
 from kb.chat.auth import DISABLED_NL, AdminCredentials, AdminGate, AdminSessions, LoginThrottle
-from kb.chat.documents_tab import upload_overrides
 from kb.chat.render import (
     SEARCHING,
     SOURCES_PLACEHOLDER,
@@ -26,7 +25,14 @@ from kb.chat.render import (
     passage_html,
     sources_html,
 )
-from kb.chat.uploads import UploadRefused, check_upload, sanitize_filename, stage_uploads, sweep_uploads
+from kb.chat.uploads import (
+    UploadRefused,
+    check_upload,
+    sanitize_filename,
+    stage_uploads,
+    sweep_uploads,
+    upload_overrides,
+)
 from kb.errors import ConfigError
 from kb.feedback import read_feedback, record_feedback
 from kb.index.store import StoredDocument
@@ -448,7 +454,7 @@ def test_filters_from_the_dropdowns_restrict_the_sources(sample_kb):
 @pytest.mark.slow
 def test_uploads_are_ingested_and_no_original_is_kept(tmp_path, e5):
     """Bug: uploaded originals (unredacted) and refused uploads stayed in KB_DATA_DIR/uploads/."""
-    from kb.chat.documents_tab import ingest_uploads, remove_document, upload_dir
+    from kb.chat.uploads import ingest_uploads, remove_document, upload_dir
     from kb.config import Settings
     from kb.service import build_kb
 
@@ -485,6 +491,44 @@ def test_uploads_are_ingested_and_no_original_is_kept(tmp_path, e5):
     assert "is verwijderd" in message
     assert kb.documents() == [] and list(upload_dir(kb.settings).iterdir()) == []
     assert "geen document" in remove_document(kb, doc.doc_id)
+
+
+@pytest.mark.slow
+def test_an_upload_is_read_once_and_the_ingestor_decides_what_it_may_replace(tmp_path, e5, monkeypatch):
+    """Issue 18: the Documents tab read each upload twice (once for its id, once to ingest it) and
+    decided outside the ingest lock which document an upload may replace."""
+    import ingest.pipeline
+    from kb.chat.uploads import ingest_uploads
+    from kb.config import Settings
+    from kb.service import build_kb
+
+    kb = build_kb(Settings().with_(data_dir=tmp_path / "data"), embedding=e5)
+    corpus = tmp_path / "corpus" / "regeling.md"
+    corpus.parent.mkdir()
+    corpus.write_text("# Regeling\n\nDe gemeente vergoedt de reiskosten naar de taalschool.\n", encoding="utf-8")
+    assert kb.ingest([corpus]).results[0].status == "added"
+    (tmp_path / "overname").write_text("---\nid: regeling\n---\nEen tekst die de regeling zou vervangen.\n")
+    (tmp_path / "nieuw").write_text("# Nieuw\n\nDe klantmanager plant een driegesprek met de taalschool.\n")
+    reads: list[str] = []
+    real_load = ingest.pipeline.load_file
+    monkeypatch.setattr(
+        ingest.pipeline, "load_file", lambda path, data: reads.append(path.name) or real_load(path, data)
+    )
+
+    results, _ = ingest_uploads(kb, [(tmp_path / "overname", "overname.md"), (tmp_path / "nieuw", "nieuw.md")], {})
+    assert [(r.name, r.status) for r in results] == [("nieuw.md", "added"), ("overname.md", "refused")]
+    assert "Vervang het bestaande document" in results[1].reason
+    assert sorted(reads) == ["nieuw.md", "overname.md"]  # each file read once
+    assert kb.upload_registry.load() == {"nieuw": "nieuw.md"}
+
+    # the rule is the ingestor's, so it holds for every caller of KnowledgeBase.ingest(uploaded=True)
+    staged = tmp_path / "staged" / "overname.md"
+    staged.parent.mkdir()
+    staged.write_text((tmp_path / "overname").read_text(), encoding="utf-8")
+    assert kb.ingest([staged], uploaded=True).results[0].status == "refused"
+    assert kb.ingest([staged], uploaded=True, replace_existing=True).results[0].status == "replaced"
+    assert kb.upload_registry.load() == {"nieuw": "nieuw.md", "regeling": "overname.md"}
+    assert kb.ingest([staged], uploaded=True).results[0].status == "unchanged"  # now the upload's own document
 
 
 @pytest.mark.slow

@@ -227,7 +227,7 @@ def test_app_start_up_applies_retention_and_a_private_umask(kb, monkeypatch, kee
 def test_the_upload_registry_keeps_no_personal_data_from_file_names(tmp_path):
     """The registry of uploaded file names (uploaded.json) holds the redacted name, and a new
     version of the same upload is still recognised as the same source."""
-    from kb.chat.uploads import UploadRegistry, find_replacements
+    from ingest.ownership import ReplacementRefused, ReplacementRule, UploadRegistry
     from kb.index.store import StoredDocument
     from kb.records import FileResult
 
@@ -238,7 +238,6 @@ def test_the_upload_registry_keeps_no_personal_data_from_file_names(tmp_path):
     registry.update(add={result.doc_id: result.name})
     assert "111222333" not in registry.path.read_text(encoding="utf-8")
     existing = StoredDocument(result.doc_id, "Intake", "", "", "", "", result.name, "h", "c", 1, "", True)
-    same_upload = find_replacements([staged], [existing], registry.load(), lambda _p: result.doc_id)
-    assert same_upload == {}
-    other = find_replacements([staged], [existing], {}, lambda _p: result.doc_id)
-    assert staged in other
+    ReplacementRule(registry.load()).check(staged, existing)  # the same upload: a new version, no refusal
+    with pytest.raises(ReplacementRefused, match="Vervang het bestaande document"):
+        ReplacementRule({}).check(staged, existing)

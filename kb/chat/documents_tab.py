@@ -9,11 +9,8 @@ Handlers that change documents write a line to the audit log.
 from __future__ import annotations
 
 import logging
-import re
-import shutil
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 from kb.chat.auth import ADMIN, DISABLED_NL, WRONG_NL, AdminGate, AdminSession
 from kb.chat.login import (
@@ -27,128 +24,18 @@ from kb.chat.login import (
     wrong_role,
 )
 from kb.chat.render import DOCUMENT_HEADERS, INGEST_HEADERS, document_rows, ingest_rows
-from kb.chat.uploads import UploadRefused, UploadRegistry, find_replacements, stage_uploads, staging_dir
+from kb.chat.uploads import discard_temp_files, ingest_uploads, remove_document
 from kb.config import Settings
 from kb.errors import KBError
-from kb.records import KINDS, FileResult, IngestReport
+from kb.records import KINDS, FileResult
 from kb.service import KnowledgeBase
-from kb.validity import REGIMES, normalize_regime
+from kb.validity import REGIMES
 
 log = logging.getLogger(__name__)
 
 NOT_LOGGED_IN = "Log eerst in als beheerder (of opnieuw: na een tijd zonder activiteit of na uitloggen)."
 WRONG_ROLE_NL = "⚠️ Dit account mag geen documenten beheren; het is voor het tabblad Evaluatie."
 REPLACE_LABEL = "Vervang het bestaande document"
-_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
-
-
-def upload_dir(settings: Settings) -> Path:
-    """Where uploaded files wait while they are indexed (empty otherwise)."""
-    return settings.data_dir / "uploads"
-
-
-def upload_registry(settings: Settings) -> UploadRegistry:
-    return UploadRegistry(settings.data_dir / "uploaded.json")
-
-
-def upload_overrides(
-    n_files: int,
-    title: str = "",
-    publisher: str = "",
-    date: str = "",
-    kind: str = "",
-    cop: str = "",
-    themes: str = "",
-    valid_until: str = "",
-    superseded_by: str = "",
-    regime: str = "",
-) -> tuple[dict[str, str], str]:
-    """Metadata from the form as ``kb.ingest`` overrides (non-empty fields only), and a note.
-
-    With several files the title is not applied: each file keeps its own title. The validity
-    fields (valid until, superseded by, the law it is about) feed the caveats of :mod:`kb.validity`.
-    """
-    for label, value in (("datum", date), ("datum 'geldig tot'", valid_until)):
-        value = (value or "").strip()
-        if value and not _DATE.match(value):
-            raise UploadRefused(f"De {label} '{value}' is niet geldig. Gebruik JJJJ-MM-DD, JJJJ-MM of JJJJ.")
-    regime = normalize_regime(regime or "")
-    if regime and regime not in REGIMES:
-        raise UploadRefused(f"De wet '{regime}' is onbekend. Kies uit: {', '.join(REGIMES)}.")
-    fields = {
-        "title": title,
-        "publisher": publisher,
-        "date": date,
-        "kind": kind,
-        "cop": cop,
-        "themes": themes,
-        "valid_until": valid_until,
-        "superseded_by": superseded_by,
-        "regime": regime,
-    }
-    overrides = {k: " ".join(str(v or "").split()) for k, v in fields.items()}
-    overrides = {k: v for k, v in overrides.items() if v}
-    note = ""
-    if n_files > 1 and "title" in overrides:
-        del overrides["title"]
-        note = "De titel is niet gebruikt: bij meerdere bestanden houdt elk bestand zijn eigen titel."
-    return overrides, note
-
-
-def ingest_uploads(
-    kb: KnowledgeBase,
-    files: list[tuple[Path, str]],
-    form: dict[str, str],
-    progress: Any = None,
-    replace: bool = False,
-) -> tuple[list[FileResult], str]:
-    """Check, stage and ingest uploaded ``(temp path, original name)`` files; returns (results, summary).
-
-    A file whose document id already belongs to another source (another file, the corpus)
-    is refused unless ``replace``. The staged copies are deleted afterwards, also when
-    something fails: the indexed passages are what is kept.
-    """
-    settings = kb.settings
-    try:
-        overrides, note = upload_overrides(len(files), **form)
-    except UploadRefused as exc:
-        return [], str(exc)
-    staging = staging_dir(upload_dir(settings))
-    try:
-        staged = stage_uploads(files, staging, settings.max_file_mb)
-        registry = upload_registry(settings)
-        conflicts: dict[Path, str] = {}
-        if not replace:
-            conflicts = find_replacements(
-                staged.accepted, kb.documents(), registry.load(), lambda path: kb.document_id_for(path, overrides)
-            )
-        to_ingest = [p for p in staged.accepted if p not in conflicts]
-        report = kb.ingest(to_ingest, overrides, progress) if to_ingest else IngestReport()
-        # File names can hold personal data: the registry keeps the redacted name, as logs do.
-        registry.update(add={r.doc_id: r.name for r in report.results if r.status in ("added", "replaced")})
-        refused = [FileResult(p.name, "refused", reason=reason) for p, reason in conflicts.items()]
-        combined = IngestReport([*report.results, *refused, *staged.refused], report.seconds)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return combined.results, " ".join(part for part in (combined.summary_nl(), note) if part)
-
-
-def remove_document(kb: KnowledgeBase, doc_id: str) -> str:
-    """Remove a document from the index (uploads keep no file, so there is nothing else to delete)."""
-    removed = kb.remove(doc_id)
-    upload_registry(kb.settings).update(forget=[doc_id])
-    if not removed:
-        return f"Er is geen document met id '{doc_id}' (meer)."
-    return f"'{doc_id}' is verwijderd ({removed} passages)."
-
-
-def discard_temp_files(paths: list[str] | None, cache_dir: str) -> None:
-    """Delete Gradio's own temporary copies of uploaded files (inside ``cache_dir`` only)."""
-    root = Path(cache_dir).resolve()
-    for raw in paths or []:
-        path = Path(raw).resolve()
-        if path.is_file() and root in path.parents:
-            path.unlink(missing_ok=True)
 
 
 def audit_ingest(gate: AdminGate, session: AdminSession, client: str, action: str, results: list[FileResult]) -> None:
@@ -412,7 +299,7 @@ def build_documents_tab(kb: KnowledgeBase, settings: Settings, gate: AdminGate |
         except KBError as exc:
             return f"⚠️ {exc}", gr.skip(), gr.skip(), gr.skip()
         # corpus files that took an id back from an upload are corpus documents again
-        upload_registry(settings).update(forget=[r.doc_id for r in report.results if r.status in ("added", "replaced")])
+        kb.upload_registry.update(forget=[r.doc_id for r in report.results if r.status in ("added", "replaced")])
         audit_ingest(gate, session, client_address(request), "reindex", report.results)
         table = pd.DataFrame(ingest_rows(report.results), columns=INGEST_HEADERS)
         return report.summary_nl(), table, documents_table(), gr.Dropdown(choices=document_choices(), value=None)
