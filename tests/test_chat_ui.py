@@ -287,10 +287,10 @@ def test_feedback_appends_one_json_line_per_rating_with_only_the_agreed_fields(t
 
 
 def test_rating_without_an_answer_writes_nothing(tmp_path: Path):
-    from kb.chat.chat_tab import new_conversation, rate_last_answer
+    from kb.chat.conversation import Conversation, rate_last_answer
 
     path = tmp_path / "feedback.jsonl"
-    assert "Stel eerst een vraag" in rate_last_answer(path, new_conversation(), "up", "")
+    assert "Stel eerst een vraag" in rate_last_answer(path, Conversation(), "up", "")
     assert not path.exists()
 
 
@@ -406,7 +406,7 @@ def test_start_up_sweep_deletes_everything_left_in_the_upload_folder(tmp_path: P
 # -- handlers with the real knowledge base -----------------------------------------------
 @pytest.mark.slow
 def test_follow_up_passes_earlier_questions_and_errors_stay_dutch(sample_kb, monkeypatch):
-    from kb.chat.chat_tab import answer_question, new_conversation
+    from kb.chat.conversation import Conversation, answer_question
 
     seen: list[list[str]] = []
     real_ask_stream = sample_kb.ask_stream
@@ -417,13 +417,13 @@ def test_follow_up_passes_earlier_questions_and_errors_stay_dutch(sample_kb, mon
 
     monkeypatch.setattr(sample_kb, "ask_stream", spy)
     first = "Hoeveel uur werkervaring moeten gezinsmigranten opdoen voor de MAP?"
-    conv, error = answer_question(sample_kb, first, new_conversation(), {"kind": "", "cop": "", "year": ""})
-    assert error == "" and "veertig uur" in conv["messages"][1]["content"]
-    assert conv["last"]["doc_ids"] == ["cop-klantmanagers-gezinsmigranten"]
-    assert "<mark>" in conv["sources"]
+    conv, error = answer_question(sample_kb, first, Conversation(), {"kind": "", "cop": "", "year": ""})
+    assert error == "" and "veertig uur" in conv.messages[1]["content"]
+    assert conv.last.doc_ids == ["cop-klantmanagers-gezinsmigranten"]
+    assert "<mark>" in conv.sources
     conv, error = answer_question(sample_kb, "En geldt dat ook als iemand al werk heeft?", conv)
     assert error == "" and seen == [[], [first]]
-    assert len(conv["messages"]) == 4 and conv["questions"][0] == first
+    assert len(conv.messages) == 4 and conv.questions[0] == first
 
     unchanged, error = answer_question(sample_kb, "   ", conv)
     assert unchanged is conv and error.startswith("Stel een vraag")
@@ -435,20 +435,21 @@ def test_follow_up_passes_earlier_questions_and_errors_stay_dutch(sample_kb, mon
 
 @pytest.mark.slow
 def test_filters_from_the_dropdowns_restrict_the_sources(sample_kb):
-    from kb.chat.chat_tab import answer_question, current_filter_choices, new_conversation
+    from kb.chat.chat_tab import current_filter_choices
+    from kb.chat.conversation import Conversation, answer_question
 
     choices = current_filter_choices(sample_kb)
     assert choices["kind"][0] == ("Alle soorten", "") and ("handreiking", "handreiking") in choices["kind"]
     assert ("2021", "2021") in choices["year"]
     question = "Wie betaalt de reiskosten naar de opstartklas?"
     blank = {"kind": "", "cop": "", "year": ""}
-    conv, _ = answer_question(sample_kb, question, new_conversation(), blank)
-    assert "cop-amsterdam-coa-samenwerking" in conv["last"]["doc_ids"]
-    conv, error = answer_question(sample_kb, question, new_conversation(), {**blank, "kind": "handreiking"})
-    assert error == "" and "Handreiking warme overdracht" in conv["sources"]
-    assert "Een jaar CoP Inburgering Amsterdam" not in conv["sources"]
-    conv, error = answer_question(sample_kb, "Wat is de logeerregeling?", new_conversation(), {**blank, "year": "2022"})
-    assert error == "" and "Handreiking warme overdracht" not in conv["sources"]
+    conv, _ = answer_question(sample_kb, question, Conversation(), blank)
+    assert "cop-amsterdam-coa-samenwerking" in conv.last.doc_ids
+    conv, error = answer_question(sample_kb, question, Conversation(), {**blank, "kind": "handreiking"})
+    assert error == "" and "Handreiking warme overdracht" in conv.sources
+    assert "Een jaar CoP Inburgering Amsterdam" not in conv.sources
+    conv, error = answer_question(sample_kb, "Wat is de logeerregeling?", Conversation(), {**blank, "year": "2022"})
+    assert error == "" and "Handreiking warme overdracht" not in conv.sources
 
 
 @pytest.mark.slow
@@ -574,7 +575,7 @@ def test_fallback_answer_shows_the_reason():
 
 @pytest.mark.slow
 def test_stream_answer_shows_searching_then_drafts_then_the_verified_answer(sample_kb):
-    from kb.chat.chat_tab import new_conversation, stream_answer
+    from kb.chat.conversation import Conversation, stream_answer
     from kb.service import build_kb
     from tests.fakes import fake_server
 
@@ -586,12 +587,12 @@ def test_stream_answer_shows_searching_then_drafts_then_the_verified_answer(samp
     kb = build_kb(
         sample_kb.settings, embedding=sample_kb.embedding, store=sample_kb.store, retriever=sample_kb.retriever, llm=llm
     )
-    steps = list(stream_answer(kb, question, new_conversation()))
+    steps = list(stream_answer(kb, question, Conversation()))
     first, *middle, last = steps
     assert first[1][-1]["content"] == SEARCHING and not first[3]
     assert all(not done for *_, done in middle)
     assert all(m[1][-1]["content"].startswith("✍️") for m in middle)
     conversation, messages, error, done = last
-    assert done and error == "" and conversation["messages"] == messages
+    assert done and error == "" and conversation.messages == messages
     assert "veertig uur" in messages[-1]["content"] and "Zaandam" not in messages[-1]["content"]
-    assert "Zaandam" in conversation["sources"] and "kb-dropped" in conversation["sources"]
+    assert "Zaandam" in conversation.sources and "kb-dropped" in conversation.sources

@@ -6,13 +6,14 @@ import json
 import logging
 import os
 import stat
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from kb.chat.chat_tab import answer_question, new_conversation, rate_last_answer
+from kb.chat.conversation import Conversation, answer_question, rate_last_answer
 from kb.chat.render import answer_markdown, sources_html
 from kb.cli import main
 from kb.config import Settings
@@ -62,11 +63,12 @@ def test_question_with_personal_data_is_redacted_before_search_model_log_and_fee
     kb.retriever.retrieve = spy  # type: ignore[method-assign]
     try:
         with caplog.at_level(logging.DEBUG):
-            conversation, error = answer_question(kb, QUESTION, new_conversation())
+            conversation, error = answer_question(kb, QUESTION, Conversation())
     finally:
         del kb.retriever.retrieve
     assert not error
-    answer_text = json.dumps(conversation, ensure_ascii=False, default=repr)  # repr: the dossier entries too
+    # the whole chat state, the dossier entries too (repr: their dates)
+    answer_text = json.dumps(asdict(conversation), ensure_ascii=False, default=repr)
     assert "Uw vraag bevatte persoonsgegevens (BSN, e-mailadres, telefoonnummer)" in answer_text
     assert "niet opgeslagen of doorgestuurd" in answer_text
     feedback = tmp_path / "feedback.jsonl"
