@@ -31,6 +31,7 @@ from ingest.chunk import CHUNKER_VERSION, chunk_blocks
 from ingest.clean import clean_blocks
 from ingest.loaders import load_file
 from ingest.metadata import build_meta, date_in_text, is_sidecar, parse_front_matter, read_sidecar
+from ingest.ownership import ReplacementRefused, ReplacementRule
 from ingest.privacy import guard, guard_metadata, name_findings, neutral_id, redact_name, refuse_if, summarize
 from kb.errors import DocumentError, KBError
 from kb.filetypes import SUPPORTED, size_refusal
@@ -167,8 +168,13 @@ class Ingestor:
         paths: Iterable[Path],
         overrides: dict[str, Any] | None = None,
         progress: Progress | None = None,
+        uploaded: ReplacementRule | None = None,
     ) -> IngestReport:
-        """Ingest every file; a bad file is reported and the rest goes on."""
+        """Ingest every file; a bad file is reported and the rest goes on.
+
+        ``uploaded``: the files come from the app's upload form, and this rule says which existing
+        document each may replace (checked on the prepared document, before anything is written).
+        """
         started = time.perf_counter()
         self.fingerprint = passage_text.embedding_fingerprint(self.store.model_id, CHUNKER_VERSION)
         files = discover(paths)
@@ -176,6 +182,7 @@ class Ingestor:
         existing = {d.doc_id: d for d in self.store.documents()}
         by_content = {d.content_hash: d.doc_id for d in existing.values() if d.content_hash}
         self._seen: dict[str, Path] = {}
+        held_back: list[FileResult] = []
         for number, path in enumerate(files):
 
             def step(fraction: float, message: str, _n: int = number, _name: str = redact_name(path.name)) -> None:
@@ -184,7 +191,12 @@ class Ingestor:
 
             step(0.0, "lezen")
             try:
-                result = self._ingest_one(path, overrides, existing, by_content, step)
+                result = self._ingest_one(path, overrides, existing, by_content, step, uploaded)
+            except ReplacementRefused as exc:
+                # after the files that were processed: the order in which the upload form has always listed them
+                held_back.append(FileResult(str(path), "refused", reason=str(exc)))
+                log.info("ingest %s: refused (would replace another document)", held_back[-1].name)
+                continue
             except KBError as exc:
                 result = FileResult(str(path), "refused", reason=str(exc))
             except Exception as exc:  # a traceback is a bug, but one bad file must not stop the batch
@@ -194,14 +206,17 @@ class Ingestor:
                 )
             report.results.append(result)
             log.info("ingest %s: %s (%d chunks)", result.name, result.status, result.chunks)
+        report.results.extend(held_back)
         if progress:
             progress(1.0, "klaar")
         report.seconds = time.perf_counter() - started
         return report
 
-    def _ingest_one(self, path, overrides, existing, by_content, step) -> FileResult:
+    def _ingest_one(self, path, overrides, existing, by_content, step, uploaded=None) -> FileResult:
         prepared = prepare_document(path, self.max_bytes, overrides, self.pii_policy)
         meta = prepared.meta
+        if uploaded is not None:  # before anything else: a refused file takes no id in this batch
+            uploaded.check(path, existing.get(meta.doc_id))
         earlier = self._seen.setdefault(meta.doc_id, path)
         if earlier != path:
             raise DocumentError(

@@ -22,7 +22,8 @@ from typing import Any
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.llms import LLM
 
-from ingest.pipeline import Ingestor, Progress, prepare_document
+from ingest.ownership import ReplacementRule, UploadRegistry
+from ingest.pipeline import Ingestor, Progress
 from kb.answer.extractive import AnswerConfig, ExtractiveAnswerer
 from kb.answer.llm.backends import load_llm
 from kb.answer.llm.generate import Drafted, GenerationConfig, GenerativeAnswerer
@@ -84,21 +85,39 @@ class KnowledgeBase:
         return "llm" if self.generator else "extractive"
 
     # -- documents -----------------------------------------------------------------
+    @property
+    def upload_registry(self) -> UploadRegistry:
+        """Which documents the app's uploads made (``KB_DATA_DIR/uploaded.json``)."""
+        return UploadRegistry(self.settings.data_dir / "uploaded.json")
+
     def ingest(
-        self, paths: Iterable[Path], overrides: dict[str, Any] | None = None, progress: Progress | None = None
+        self,
+        paths: Iterable[Path],
+        overrides: dict[str, Any] | None = None,
+        progress: Progress | None = None,
+        *,
+        uploaded: bool = False,
+        replace_existing: bool = False,
     ) -> IngestReport:
+        """Ingest files and folders (:class:`~ingest.pipeline.Ingestor`) under the ingest lock.
+
+        ``uploaded``: the files come from the app's upload form. Inside the same lock, the rule of
+        :mod:`ingest.ownership` decides which existing document each may replace (any, with
+        ``replace_existing``), and the documents they add or replace are recorded as theirs in
+        :attr:`upload_registry`.
+        """
         ingestor = Ingestor(self.store, self.embed_model, self.settings.max_file_mb, self.settings.pii_policy)
         with ingest_lock(self.settings, progress):
-            report = ingestor.ingest(paths, overrides, progress)
+            if uploaded:
+                registry = self.upload_registry
+                rule = ReplacementRule(registry.load(), replace_existing)
+                report = ingestor.ingest(paths, overrides, progress, rule)
+                # File names can hold personal data: the registry keeps the redacted name, as logs do.
+                registry.update(add={r.doc_id: r.name for r in report.results if r.status in ("added", "replaced")})
+            else:
+                report = ingestor.ingest(paths, overrides, progress)
         self.retriever.refresh()  # every write bumped the store's generation
         return report
-
-    def document_id_for(self, path: Path, overrides: dict[str, Any] | None = None) -> str:
-        """The id a file would get when ingested (reads and cleans it; no store, no model).
-
-        Raises :class:`~kb.errors.DocumentError` for a file that would be refused."""
-        max_bytes = self.settings.max_file_mb * 1_048_576
-        return prepare_document(path, max_bytes, overrides, self.settings.pii_policy).meta.doc_id
 
     def documents(self) -> list[StoredDocument]:
         return self.store.documents()

@@ -13,7 +13,6 @@ import pytest
 from ingest.pipeline import FileResult
 from kb.chat.audit import AuditLog, read_audit
 from kb.chat.auth import DISABLED_NL, AdminCredentials, AdminGate, AdminSessions, LoginThrottle
-from kb.chat.documents_tab import upload_overrides
 from kb.chat.render import (
     SEARCHING,
     SOURCES_PLACEHOLDER,
@@ -26,7 +25,14 @@ from kb.chat.render import (
     passage_html,
     sources_html,
 )
-from kb.chat.uploads import UploadRefused, check_upload, sanitize_filename, stage_uploads, sweep_uploads
+from kb.chat.uploads import (
+    UploadRefused,
+    check_upload,
+    sanitize_filename,
+    stage_uploads,
+    sweep_uploads,
+    upload_overrides,
+)
 from kb.errors import ConfigError
 from kb.feedback import read_feedback, record_feedback
 from kb.index.store import StoredDocument
@@ -281,10 +287,10 @@ def test_feedback_appends_one_json_line_per_rating_with_only_the_agreed_fields(t
 
 
 def test_rating_without_an_answer_writes_nothing(tmp_path: Path):
-    from kb.chat.chat_tab import new_conversation, rate_last_answer
+    from kb.chat.conversation import Conversation, rate_last_answer
 
     path = tmp_path / "feedback.jsonl"
-    assert "Stel eerst een vraag" in rate_last_answer(path, new_conversation(), "up", "")
+    assert "Stel eerst een vraag" in rate_last_answer(path, Conversation(), "up", "")
     assert not path.exists()
 
 
@@ -400,7 +406,7 @@ def test_start_up_sweep_deletes_everything_left_in_the_upload_folder(tmp_path: P
 # -- handlers with the real knowledge base -----------------------------------------------
 @pytest.mark.slow
 def test_follow_up_passes_earlier_questions_and_errors_stay_dutch(sample_kb, monkeypatch):
-    from kb.chat.chat_tab import answer_question, new_conversation
+    from kb.chat.conversation import Conversation, answer_question
 
     seen: list[list[str]] = []
     real_ask_stream = sample_kb.ask_stream
@@ -411,13 +417,13 @@ def test_follow_up_passes_earlier_questions_and_errors_stay_dutch(sample_kb, mon
 
     monkeypatch.setattr(sample_kb, "ask_stream", spy)
     first = "Hoeveel uur werkervaring moeten gezinsmigranten opdoen voor de MAP?"
-    conv, error = answer_question(sample_kb, first, new_conversation(), {"kind": "", "cop": "", "year": ""})
-    assert error == "" and "veertig uur" in conv["messages"][1]["content"]
-    assert conv["last"]["doc_ids"] == ["cop-klantmanagers-gezinsmigranten"]
-    assert "<mark>" in conv["sources"]
+    conv, error = answer_question(sample_kb, first, Conversation(), {"kind": "", "cop": "", "year": ""})
+    assert error == "" and "veertig uur" in conv.messages[1]["content"]
+    assert conv.last.doc_ids == ["cop-klantmanagers-gezinsmigranten"]
+    assert "<mark>" in conv.sources
     conv, error = answer_question(sample_kb, "En geldt dat ook als iemand al werk heeft?", conv)
     assert error == "" and seen == [[], [first]]
-    assert len(conv["messages"]) == 4 and conv["questions"][0] == first
+    assert len(conv.messages) == 4 and conv.questions[0] == first
 
     unchanged, error = answer_question(sample_kb, "   ", conv)
     assert unchanged is conv and error.startswith("Stel een vraag")
@@ -429,26 +435,27 @@ def test_follow_up_passes_earlier_questions_and_errors_stay_dutch(sample_kb, mon
 
 @pytest.mark.slow
 def test_filters_from_the_dropdowns_restrict_the_sources(sample_kb):
-    from kb.chat.chat_tab import answer_question, current_filter_choices, new_conversation
+    from kb.chat.chat_tab import current_filter_choices
+    from kb.chat.conversation import Conversation, answer_question
 
     choices = current_filter_choices(sample_kb)
     assert choices["kind"][0] == ("Alle soorten", "") and ("handreiking", "handreiking") in choices["kind"]
     assert ("2021", "2021") in choices["year"]
     question = "Wie betaalt de reiskosten naar de opstartklas?"
     blank = {"kind": "", "cop": "", "year": ""}
-    conv, _ = answer_question(sample_kb, question, new_conversation(), blank)
-    assert "cop-amsterdam-coa-samenwerking" in conv["last"]["doc_ids"]
-    conv, error = answer_question(sample_kb, question, new_conversation(), {**blank, "kind": "handreiking"})
-    assert error == "" and "Handreiking warme overdracht" in conv["sources"]
-    assert "Een jaar CoP Inburgering Amsterdam" not in conv["sources"]
-    conv, error = answer_question(sample_kb, "Wat is de logeerregeling?", new_conversation(), {**blank, "year": "2022"})
-    assert error == "" and "Handreiking warme overdracht" not in conv["sources"]
+    conv, _ = answer_question(sample_kb, question, Conversation(), blank)
+    assert "cop-amsterdam-coa-samenwerking" in conv.last.doc_ids
+    conv, error = answer_question(sample_kb, question, Conversation(), {**blank, "kind": "handreiking"})
+    assert error == "" and "Handreiking warme overdracht" in conv.sources
+    assert "Een jaar CoP Inburgering Amsterdam" not in conv.sources
+    conv, error = answer_question(sample_kb, "Wat is de logeerregeling?", Conversation(), {**blank, "year": "2022"})
+    assert error == "" and "Handreiking warme overdracht" not in conv.sources
 
 
 @pytest.mark.slow
 def test_uploads_are_ingested_and_no_original_is_kept(tmp_path, e5):
     """Bug: uploaded originals (unredacted) and refused uploads stayed in KB_DATA_DIR/uploads/."""
-    from kb.chat.documents_tab import ingest_uploads, remove_document, upload_dir
+    from kb.chat.uploads import ingest_uploads, remove_document, upload_dir
     from kb.config import Settings
     from kb.service import build_kb
 
@@ -485,6 +492,44 @@ def test_uploads_are_ingested_and_no_original_is_kept(tmp_path, e5):
     assert "is verwijderd" in message
     assert kb.documents() == [] and list(upload_dir(kb.settings).iterdir()) == []
     assert "geen document" in remove_document(kb, doc.doc_id)
+
+
+@pytest.mark.slow
+def test_an_upload_is_read_once_and_the_ingestor_decides_what_it_may_replace(tmp_path, e5, monkeypatch):
+    """Issue 18: the Documents tab read each upload twice (once for its id, once to ingest it) and
+    decided outside the ingest lock which document an upload may replace."""
+    import ingest.pipeline
+    from kb.chat.uploads import ingest_uploads
+    from kb.config import Settings
+    from kb.service import build_kb
+
+    kb = build_kb(Settings().with_(data_dir=tmp_path / "data"), embedding=e5)
+    corpus = tmp_path / "corpus" / "regeling.md"
+    corpus.parent.mkdir()
+    corpus.write_text("# Regeling\n\nDe gemeente vergoedt de reiskosten naar de taalschool.\n", encoding="utf-8")
+    assert kb.ingest([corpus]).results[0].status == "added"
+    (tmp_path / "overname").write_text("---\nid: regeling\n---\nEen tekst die de regeling zou vervangen.\n")
+    (tmp_path / "nieuw").write_text("# Nieuw\n\nDe klantmanager plant een driegesprek met de taalschool.\n")
+    reads: list[str] = []
+    real_load = ingest.pipeline.load_file
+    monkeypatch.setattr(
+        ingest.pipeline, "load_file", lambda path, data: reads.append(path.name) or real_load(path, data)
+    )
+
+    results, _ = ingest_uploads(kb, [(tmp_path / "overname", "overname.md"), (tmp_path / "nieuw", "nieuw.md")], {})
+    assert [(r.name, r.status) for r in results] == [("nieuw.md", "added"), ("overname.md", "refused")]
+    assert "Vervang het bestaande document" in results[1].reason
+    assert sorted(reads) == ["nieuw.md", "overname.md"]  # each file read once
+    assert kb.upload_registry.load() == {"nieuw": "nieuw.md"}
+
+    # the rule is the ingestor's, so it holds for every caller of KnowledgeBase.ingest(uploaded=True)
+    staged = tmp_path / "staged" / "overname.md"
+    staged.parent.mkdir()
+    staged.write_text((tmp_path / "overname").read_text(), encoding="utf-8")
+    assert kb.ingest([staged], uploaded=True).results[0].status == "refused"
+    assert kb.ingest([staged], uploaded=True, replace_existing=True).results[0].status == "replaced"
+    assert kb.upload_registry.load() == {"nieuw": "nieuw.md", "regeling": "overname.md"}
+    assert kb.ingest([staged], uploaded=True).results[0].status == "unchanged"  # now the upload's own document
 
 
 @pytest.mark.slow
@@ -530,7 +575,7 @@ def test_fallback_answer_shows_the_reason():
 
 @pytest.mark.slow
 def test_stream_answer_shows_searching_then_drafts_then_the_verified_answer(sample_kb):
-    from kb.chat.chat_tab import new_conversation, stream_answer
+    from kb.chat.conversation import Conversation, stream_answer
     from kb.service import build_kb
     from tests.fakes import fake_server
 
@@ -542,12 +587,12 @@ def test_stream_answer_shows_searching_then_drafts_then_the_verified_answer(samp
     kb = build_kb(
         sample_kb.settings, embedding=sample_kb.embedding, store=sample_kb.store, retriever=sample_kb.retriever, llm=llm
     )
-    steps = list(stream_answer(kb, question, new_conversation()))
+    steps = list(stream_answer(kb, question, Conversation()))
     first, *middle, last = steps
     assert first[1][-1]["content"] == SEARCHING and not first[3]
     assert all(not done for *_, done in middle)
     assert all(m[1][-1]["content"].startswith("✍️") for m in middle)
     conversation, messages, error, done = last
-    assert done and error == "" and conversation["messages"] == messages
+    assert done and error == "" and conversation.messages == messages
     assert "veertig uur" in messages[-1]["content"] and "Zaandam" not in messages[-1]["content"]
-    assert "Zaandam" in conversation["sources"] and "kb-dropped" in conversation["sources"]
+    assert "Zaandam" in conversation.sources and "kb-dropped" in conversation.sources

@@ -162,20 +162,20 @@ def test_the_chat_answer_marks_glossary_terms_only_with_a_glossary():
 
 @pytest.mark.slow
 def test_chat_handlers_copy_and_export_this_conversation_only(sample_kb, tmp_path):
-    from kb.chat.chat_tab import answer_question, dossier_for_last_answer, export_conversation, new_conversation
+    from kb.chat.conversation import Conversation, answer_question, dossier_for_last_answer, export_conversation
 
-    empty = new_conversation()
+    empty = Conversation()
     assert dossier_for_last_answer(empty) == ("", NO_ANSWER)
     assert export_conversation(empty, tmp_path) is None
     conversation, error = answer_question(sample_kb, "Wat is de logeerregeling?", empty)
-    assert error == "" and empty["answers"] == []  # the earlier state is not changed in place
+    assert error == "" and empty.answers == []  # the earlier state is not changed in place
     other, _ = answer_question(sample_kb, "Hoeveel uur werkervaring moeten gezinsmigranten opdoen voor de MAP?", empty)
     text, message = dossier_for_last_answer(conversation)
     assert "gekopieerd" in message
     assert "[1] Handreiking warme overdracht COA – gemeenten. Divosa, augustus 2021." in text
     assert "vóór de inwerkingtreding van de Wet inburgering 2021" in text
     assert "veertig uur" not in text  # another session's answer
-    assert "<abbr" in other["messages"][-1]["content"]  # MAP's definition on hover in the chat
+    assert "<abbr" in other.messages[-1]["content"]  # MAP's definition on hover in the chat
     markdown, pdf = export_conversation(conversation, tmp_path, keep_seconds=3)
     assert markdown.parent == pdf.parent and markdown.parent.parent == tmp_path
     assert oct(markdown.parent.stat().st_mode & 0o777) == "0o700"

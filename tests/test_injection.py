@@ -14,7 +14,7 @@ from markdown_it import MarkdownIt
 from ingest.pipeline import prepare_document
 from kb.answer.llm.generate import REASONS
 from kb.answer.llm.prompts import SOURCE_CLOSE, SOURCE_OPEN, SYSTEM_PROMPT, answer_messages
-from kb.chat.chat_tab import stream_answer
+from kb.chat.conversation import Conversation, stream_answer
 from kb.chat.render import answer_markdown, draft_markdown, dropped_html, ingest_rows, sources_html
 from kb.cli import main
 from kb.privacy.injection import asks_for_secret, find_instructions
@@ -150,7 +150,7 @@ def test_request_for_a_password_is_never_kept_even_when_the_source_says_it(kb, t
     secret = next(c for c in answer.claims if "wachtwoord" in c.text)
     assert not secret.kept and secret.reason == REASONS["secret"]
     assert "[1]" in llm.prompts[-1] and SOURCE_OPEN in llm.prompts[-1]
-    steps = list(stream_answer(generating, question, {"messages": [], "questions": [], "last": None, "sources": ""}))
+    steps = list(stream_answer(generating, question, Conversation(sources="")))
     for _conv, messages, _error, _done in steps:
         for message in messages:
             _no_link(str(message["content"]))

@@ -23,7 +23,7 @@ from ingest.loaders import Block
 from ingest.pipeline import prepare_document
 from ingest.privacy import guard, redact, redact_name, scan_blocks, spans, valid_bsn, valid_iban
 from kb.answer.extractive import cite
-from kb.chat.chat_tab import rate_last_answer
+from kb.chat.conversation import Conversation, LastAnswer, rate_last_answer
 from kb.chat.render import answer_markdown, citation_html, document_rows, ingest_rows, sources_html
 from kb.cli import main
 from kb.config import Settings
@@ -181,7 +181,7 @@ def _leaky_run(leaky_corpus, tmp_path_factory, e5):
         json.dumps(ingest_rows(report.results), ensure_ascii=False),
     ]
     feedback = data / "feedback.jsonl"
-    conversation = {"last": {"question": answer.question, "answer": answer.text, "doc_ids": []}}
+    conversation = Conversation(last=LastAnswer(answer.question, answer.text, doc_ids=[]))
     rate_last_answer(feedback, conversation, "down", "Geen antwoord voor 111.222.333 en j.devries@gmail.com")
     return {
         "report": report,
@@ -304,9 +304,7 @@ def test_answer_record_rendering_escapes_nothing_personal_from_a_question():
 
 def test_feedback_is_redacted_before_it_is_written(tmp_path):
     path = tmp_path / "feedback.jsonl"
-    conversation = {
-        "last": {"question": "Mag 111.222.333 naar de taalschool?", "answer": "Bel 06-12345678.", "doc_ids": []}
-    }
+    conversation = Conversation(last=LastAnswer("Mag 111.222.333 naar de taalschool?", "Bel 06-12345678.", doc_ids=[]))
     rate_last_answer(path, conversation, "up", "zie j.devries@gmail.com")
     [record] = read_feedback(path)
     assert "111.222.333" not in json.dumps(record) and "06-12345678" not in record["answer"]

@@ -6,13 +6,14 @@ import json
 import logging
 import os
 import stat
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from kb.chat.chat_tab import answer_question, new_conversation, rate_last_answer
+from kb.chat.conversation import Conversation, answer_question, rate_last_answer
 from kb.chat.render import answer_markdown, sources_html
 from kb.cli import main
 from kb.config import Settings
@@ -62,11 +63,12 @@ def test_question_with_personal_data_is_redacted_before_search_model_log_and_fee
     kb.retriever.retrieve = spy  # type: ignore[method-assign]
     try:
         with caplog.at_level(logging.DEBUG):
-            conversation, error = answer_question(kb, QUESTION, new_conversation())
+            conversation, error = answer_question(kb, QUESTION, Conversation())
     finally:
         del kb.retriever.retrieve
     assert not error
-    answer_text = json.dumps(conversation, ensure_ascii=False, default=repr)  # repr: the dossier entries too
+    # the whole chat state, the dossier entries too (repr: their dates)
+    answer_text = json.dumps(asdict(conversation), ensure_ascii=False, default=repr)
     assert "Uw vraag bevatte persoonsgegevens (BSN, e-mailadres, telefoonnummer)" in answer_text
     assert "niet opgeslagen of doorgestuurd" in answer_text
     feedback = tmp_path / "feedback.jsonl"
@@ -227,7 +229,7 @@ def test_app_start_up_applies_retention_and_a_private_umask(kb, monkeypatch, kee
 def test_the_upload_registry_keeps_no_personal_data_from_file_names(tmp_path):
     """The registry of uploaded file names (uploaded.json) holds the redacted name, and a new
     version of the same upload is still recognised as the same source."""
-    from kb.chat.uploads import UploadRegistry, find_replacements
+    from ingest.ownership import ReplacementRefused, ReplacementRule, UploadRegistry
     from kb.index.store import StoredDocument
     from kb.records import FileResult
 
@@ -238,7 +240,6 @@ def test_the_upload_registry_keeps_no_personal_data_from_file_names(tmp_path):
     registry.update(add={result.doc_id: result.name})
     assert "111222333" not in registry.path.read_text(encoding="utf-8")
     existing = StoredDocument(result.doc_id, "Intake", "", "", "", "", result.name, "h", "c", 1, "", True)
-    same_upload = find_replacements([staged], [existing], registry.load(), lambda _p: result.doc_id)
-    assert same_upload == {}
-    other = find_replacements([staged], [existing], {}, lambda _p: result.doc_id)
-    assert staged in other
+    ReplacementRule(registry.load()).check(staged, existing)  # the same upload: a new version, no refusal
+    with pytest.raises(ReplacementRefused, match="Vervang het bestaande document"):
+        ReplacementRule({}).check(staged, existing)

@@ -192,7 +192,7 @@ def test_of_two_copies_of_a_passage_the_newer_valid_one_is_found(kb, tmp_path: P
 @pytest.mark.slow
 def test_validity_from_the_upload_form_reaches_the_citation(kb, tmp_path: Path):
     """The Documents tab's fields are ingest overrides: a superseded upload is cited with that caveat."""
-    from kb.chat.documents_tab import upload_overrides
+    from kb.chat.uploads import upload_overrides
 
     path = tmp_path / "reisregeling.md"
     path.write_text(

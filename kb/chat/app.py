@@ -177,9 +177,8 @@ def launch(
     ``admin`` defaults to the account in ``kb.settings`` (a too short password stops here);
     tests may pass a ``gate`` with their own clock.
     """
-    from kb.chat.documents_tab import upload_dir
     from kb.chat.server import RunningServer, build_server_app
-    from kb.chat.uploads import sweep_uploads
+    from kb.chat.uploads import sweep_uploads, upload_dir
 
     apply_offline_env()  # serving is an entry point: before gradio is imported (in create_app)
     settings = kb.settings

@@ -17,15 +17,6 @@ def client_address(request: Any) -> str:
     return str(getattr(client, "host", "") or "onbekend")
 
 
-def takes_request(fn: Any) -> Any:
-    """Mark ``fn``'s ``request`` parameter as ``gr.Request`` for Gradio: with postponed annotations
-    Gradio cannot resolve the string ``"gr.Request"`` (gradio is imported inside functions here)."""
-    import gradio as gr
-
-    fn.__annotations__["request"] = gr.Request
-    return fn
-
-
 def session_token(request: Any) -> str | None:
     cookies = getattr(request, "cookies", None) or {}
     return cookies.get(COOKIE_NAME)

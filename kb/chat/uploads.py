@@ -1,35 +1,39 @@
-"""Checks for uploaded files before they reach the ingest pipeline, and the folder they wait in.
+"""Uploads from the Documents tab: checks before the ingest pipeline, the folder files wait in,
+the metadata form, and the upload itself (:func:`ingest_uploads`).
 
 A file is refused before ingest when its extension is not allowed, it is too large, or its
 content is another type than its name says. Accepted files are copied, under a sanitised
 name, into a private staging folder inside ``KB_DATA_DIR/uploads/`` (folders 0700, files
-0600) only for as long as the upload is being indexed; the caller deletes that folder
-afterwards, whatever happened, and :func:`sweep_uploads` clears leftovers at start-up.
-The indexed (redacted) passages are the record; the original file is not kept.
+0600) only for as long as the upload is being indexed; :func:`ingest_uploads` deletes that
+folder afterwards, whatever happened, and :func:`sweep_uploads` clears leftovers at start-up.
+The indexed (redacted) passages are the record; the original file is not kept. Which existing
+document an upload may replace is decided by the ingestor, inside the ingest lock
+(:mod:`ingest.ownership`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import shutil
 import tempfile
 import unicodedata
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from kb.config import Settings
 from kb.errors import DocumentError
 from kb.filetypes import ALLOWED_TYPES, TYPE_NAMES, size_refusal, sniff_type
-from kb.index.store import StoredDocument
-from kb.privacy.pii import redact_name
-from kb.records import FileResult
+from kb.records import FileResult, IngestReport
+from kb.service import KnowledgeBase
+from kb.validity import REGIMES, normalize_regime
 
 ALLOWED_EXTENSIONS = tuple(ALLOWED_TYPES)
 MAX_NAME_CHARS = 120
 GENERIC_STEMS = frozenset({"document"})  # what a name cleans to when nothing of it survives
+_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 
 
 class UploadRefused(DocumentError):
@@ -160,68 +164,99 @@ def stage_uploads(files: list[tuple[Path, str]], upload_dir: Path, max_file_mb: 
     return staged
 
 
-class UploadRegistry:
-    """Which indexed documents came from which uploaded file name: ``KB_DATA_DIR/uploaded.json``.
+def upload_dir(settings: Settings) -> Path:
+    """Where uploaded files wait while they are indexed (empty otherwise)."""
+    return settings.data_dir / "uploads"
 
-    Only ids and sanitised file names, no content. It tells a new version of an earlier
-    upload (same name, same id: replaced without asking) from an upload that would take
-    over another file's or a corpus document's id (refused unless the trekker ticks
-    *Vervang het bestaande document*).
+
+def upload_overrides(
+    n_files: int,
+    title: str = "",
+    publisher: str = "",
+    date: str = "",
+    kind: str = "",
+    cop: str = "",
+    themes: str = "",
+    valid_until: str = "",
+    superseded_by: str = "",
+    regime: str = "",
+) -> tuple[dict[str, str], str]:
+    """Metadata from the form as ``kb.ingest`` overrides (non-empty fields only), and a note.
+
+    With several files the title is not applied: each file keeps its own title. The validity
+    fields (valid until, superseded by, the law it is about) feed the caveats of :mod:`kb.validity`.
     """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def load(self) -> dict[str, str]:
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (FileNotFoundError, ValueError):
-            return {}
-        return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
-
-    def update(self, add: dict[str, str] | None = None, forget: Iterable[str] = ()) -> None:
-        entries = self.load()
-        entries.update(add or {})
-        for doc_id in forget:
-            entries.pop(doc_id, None)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(entries, out, ensure_ascii=False, indent=0, sort_keys=True)
-        tmp.replace(self.path)
-
-
-def replacement_refusal(doc_id: str, title: str, source: str) -> str:
-    """The Dutch message for an upload that would silently replace another document."""
-    return (
-        f"Er staat al een document met de id '{doc_id}' in de kennisbank: ‘{title}’ (uit '{source}'). "
-        "Dit bestand zou dat document vervangen en is daarom niet toegevoegd. Wilt u het vervangen, "
-        "vink dan ‘Vervang het bestaande document’ aan en voeg het opnieuw toe; anders geeft u het "
-        "bestand een eigen 'id' in de metadata (front matter) of een andere naam."
-    )
+    for label, value in (("datum", date), ("datum 'geldig tot'", valid_until)):
+        value = (value or "").strip()
+        if value and not _DATE.match(value):
+            raise UploadRefused(f"De {label} '{value}' is niet geldig. Gebruik JJJJ-MM-DD, JJJJ-MM of JJJJ.")
+    regime = normalize_regime(regime or "")
+    if regime and regime not in REGIMES:
+        raise UploadRefused(f"De wet '{regime}' is onbekend. Kies uit: {', '.join(REGIMES)}.")
+    fields = {
+        "title": title,
+        "publisher": publisher,
+        "date": date,
+        "kind": kind,
+        "cop": cop,
+        "themes": themes,
+        "valid_until": valid_until,
+        "superseded_by": superseded_by,
+        "regime": regime,
+    }
+    overrides = {k: " ".join(str(v or "").split()) for k, v in fields.items()}
+    overrides = {k: v for k, v in overrides.items() if v}
+    note = ""
+    if n_files > 1 and "title" in overrides:
+        del overrides["title"]
+        note = "De titel is niet gebruikt: bij meerdere bestanden houdt elk bestand zijn eigen titel."
+    return overrides, note
 
 
-def find_replacements(
-    paths: list[Path],
-    documents: Iterable[StoredDocument],
-    uploaded: dict[str, str],
-    doc_id_of: Callable[[Path], str],
-) -> dict[Path, str]:
-    """Staged files whose document id is already taken by another source, with the refusal.
+def ingest_uploads(
+    kb: KnowledgeBase,
+    files: list[tuple[Path, str]],
+    form: dict[str, str],
+    progress: Any = None,
+    replace: bool = False,
+) -> tuple[list[FileResult], str]:
+    """Check, stage and ingest uploaded ``(temp path, original name)`` files; returns (results, summary).
 
-    ``doc_id_of`` gives the id a file will get (it may raise :class:`DocumentError`; such
-    files are left to ingest, which reports the same error). A document that an earlier
-    upload with the same file name created is not *another* source.
+    A file whose document id already belongs to another source (another file, the corpus)
+    is refused unless ``replace``: the ingestor decides that inside the ingest lock, on the
+    document it reads once (:mod:`ingest.ownership`). The staged copies are deleted afterwards,
+    also when something fails: the indexed passages are what is kept.
     """
-    by_id = {d.doc_id: d for d in documents}
-    refused: dict[Path, str] = {}
-    for path in paths:
-        try:
-            doc_id = doc_id_of(path)
-        except DocumentError:
-            continue
-        existing = by_id.get(doc_id)
-        if existing is not None and uploaded.get(doc_id) != redact_name(path.name):
-            refused[path] = replacement_refusal(doc_id, existing.title, existing.source or "onbekend")
-    return refused
+    settings = kb.settings
+    try:
+        overrides, note = upload_overrides(len(files), **form)
+    except UploadRefused as exc:
+        return [], str(exc)
+    staging = staging_dir(upload_dir(settings))
+    try:
+        staged = stage_uploads(files, staging, settings.max_file_mb)
+        report = IngestReport()
+        if staged.accepted:
+            report = kb.ingest(staged.accepted, overrides, progress, uploaded=True, replace_existing=replace)
+        combined = IngestReport([*report.results, *staged.refused], report.seconds)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return combined.results, " ".join(part for part in (combined.summary_nl(), note) if part)
+
+
+def remove_document(kb: KnowledgeBase, doc_id: str) -> str:
+    """Remove a document from the index (uploads keep no file, so there is nothing else to delete)."""
+    removed = kb.remove(doc_id)
+    kb.upload_registry.update(forget=[doc_id])
+    if not removed:
+        return f"Er is geen document met id '{doc_id}' (meer)."
+    return f"'{doc_id}' is verwijderd ({removed} passages)."
+
+
+def discard_temp_files(paths: list[str] | None, cache_dir: str) -> None:
+    """Delete Gradio's own temporary copies of uploaded files (inside ``cache_dir`` only)."""
+    root = Path(cache_dir).resolve()
+    for raw in paths or []:
+        path = Path(raw).resolve()
+        if path.is_file() and root in path.parents:
+            path.unlink(missing_ok=True)
