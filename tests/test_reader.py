@@ -70,3 +70,27 @@ def test_the_training_script_runs_end_to_end_on_a_tiny_sample(tmp_path):
 def test_the_shipped_reader_is_small():
     weights = REPO / "kb" / "data" / "reader" / "reader.pt"
     assert weights.is_file() and weights.stat().st_size <= 25 * 1024 * 1024
+
+
+@pytest.mark.slow
+def test_who_pays_the_travel_costs_is_answered_with_who_pays(sample_kb):
+    """The chat's own first example: the answer said *that* caseworkers struggled, not who pays."""
+    answer = sample_kb.ask("Wie betaalt de reiskosten naar de opstartklas?")
+    assert not answer.abstained
+    text = answer.text.lower()
+    assert ("intern oplossen" in text or "reisvergoeding" in text) and "gemeente" in text, answer.text
+
+
+@pytest.mark.slow
+def test_the_three_scenarios_are_listed(sample_kb):
+    answer = sample_kb.ask("Welke drie scenario's zijn er voor de warme overdracht?")
+    assert not answer.abstained
+    for scenario in ("Snelle start", "Gecombineerde aanpak", "Start na verhuizing"):
+        assert scenario in answer.text, answer.text
+
+
+@pytest.mark.slow
+def test_the_english_question_is_answered(sample_kb):
+    answer = sample_kb.ask("Who pays for travel costs to the starter class?")
+    assert not answer.abstained, answer.text
+    assert answer.citations and answer.citations[0].doc_id == "cop-amsterdam-coa-samenwerking"
