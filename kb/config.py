@@ -82,7 +82,7 @@ DOCUMENTED: dict[str, tuple[str, str]] = {
     "KB_LLM_RETRIES": ("2", "Retries after a failed connection to the model server."),
     "KB_LLM_MAX_TOKENS": ("350", "Longest generated answer, in tokens."),
     "KB_LLM_SOURCES": ("5", "Number of retrieved passages given to the model as numbered sources."),
-    "KB_LLM_PORT": ("8080", "Port of the small local test model started by `./run.sh llm` (`python -m kb.llm.local`)."),
+    "KB_LLM_PORT": ("8080", "Port of the small local test model started by `./run.sh llm` (`python -m kb.answer.llm.local`)."),
 }
 LLM_BACKENDS = ("off", "openai-compatible", "ollama")
 

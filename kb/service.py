@@ -283,7 +283,7 @@ def build_kb(
     - ``store``: an open store (shared with another knowledge base; give its ``embedding`` too)
       instead of opening the configured one, which refuses an embedding-model mismatch.
     - ``retriever``: a retriever to share, or ``retriever_options`` for
-      :class:`~kb.retrieve.HybridRetriever` (``mode``, ``fusion``, ``plain``, weights).
+      :class:`~kb.search.retrieve.HybridRetriever` (``mode``, ``fusion``, ``plain``, weights).
     - ``answer_config``: the extractive answerer's settings.
     - ``llm``: the language model instead of ``KB_LLM``; with ``KB_LLM=off`` and none given,
       answers stay extractive.

@@ -33,7 +33,7 @@ QUESTIONS = REPO / "evals" / "questions.jsonl"
 SECRET = "geheim-sleutel-123"
 INVENTED_NUMBER = "Elke inburgeraar krijgt daarvoor 7.345 euro per maand van de gemeente"
 INVENTED_SOURCE = "De klantmanager meldt dit daarna altijd bij de Belastingdienst"
-_SOURCE = re.compile(r"^<<<BRON \[(\d+)\] [^\n]*\n([^\n]+)", re.M)  # kb.llm.prompts.source_block
+_SOURCE = re.compile(r"^<<<BRON \[(\d+)\] [^\n]*\n([^\n]+)", re.M)  # kb.answer.llm.prompts.source_block
 
 
 # -- a FAKE model server whose reply is scripted from the prompt ------------------------------

@@ -100,7 +100,7 @@ def _glossary_pattern(glossary: Sequence[dict]) -> tuple[re.Pattern[str] | None,
 def glossary_markdown(text: str, glossary: Sequence[dict]) -> str:
     """``text`` as escaped Markdown, with the first mention of each defined lexicon term wrapped in
     ``<abbr title="term: definition">`` so its definition shows on hover. ``glossary`` is
-    :meth:`kb.lexicon.Lexicon.to_dicts`; every piece of text and every title is escaped."""
+    :meth:`kb.search.lexicon.Lexicon.to_dicts`; every piece of text and every title is escaped."""
     pattern, by_name = _glossary_pattern(glossary)
     if pattern is None:
         return md_escape(text)

@@ -204,7 +204,7 @@ class HybridRetriever:
                 for c in chunks:
                     c.quality = min(c.quality, typical[c.doc_id])
             bm25 = None
-            if chunks and self.plain:  # the textbook baselines; ours scores with kb.lexical
+            if chunks and self.plain:  # the textbook baselines; ours scores with kb.search.lexical
                 bm25 = bm25s.BM25()
                 bm25.index([c.tokens or ["∅"] for c in chunks], show_progress=False)
             self._snapshot = _Snapshot(

@@ -104,7 +104,7 @@ def local_model_server(
 
 
 def main() -> None:
-    """``python -m kb.llm.local``: serve the model until Ctrl-C (for ``./run.sh llm``)."""
+    """``python -m kb.answer.llm.local``: serve the model until Ctrl-C (for ``./run.sh llm``)."""
     from kb.config import Settings
 
     with local_model_server(Settings.from_env().llm_port) as base_url:
