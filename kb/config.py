@@ -29,10 +29,11 @@ DOCUMENTED: dict[str, tuple[str, str]] = {
     "KB_MAX_QUESTION_CHARS": ("1000", "Longer questions are refused with a message."),
     "KB_PII_POLICY": (
         "redact",
-        "Personal data (BSN, IBAN, vreemdelingennummer, passport/ID number, personal e-mail, mobile number, "
-        "date of birth, postcode, street + house number) found in a file's text, metadata or name: "
-        "`redact` (index with those spans removed, default), `refuse` (do not index the file) or `off` "
-        "(documents only; questions and feedback are always redacted).",
+        "Personal data (BSN, IBAN, vreemdelingennummer, passport/ID/document number, personal e-mail, "
+        "mobile number, date of birth, postcode + house number, street + house number, number plate, a name "
+        "after a salutation or client word) found in a file's text, metadata or name: `redact` (index with "
+        "those spans removed, default), `refuse` (do not index the file) or `off` (text and metadata of "
+        "documents only; questions and feedback are always redacted, and a document id never holds personal data).",
     ),
     "KB_FEEDBACK_DAYS": (
         "90",
