@@ -213,6 +213,38 @@ def test_the_event_stream_of_an_admin_page_needs_the_admin_cookie(app):
     assert HANDREIKING not in _text(replay)
 
 
+def _join(app, fn_name: str, data: list, session_hash: str, cookies: dict) -> str:
+    """POST queue/join only (nobody reads the stream yet); returns the event id."""
+    body = {"data": data, "fn_index": _fn_index(app["demo"], fn_name), "session_hash": session_hash}
+    joined = httpx.post(
+        app["url"] + "gradio_api/queue/join", json={**body, "event_data": None, "trigger_id": None}, cookies=cookies
+    )
+    joined.raise_for_status()
+    return joined.json()["event_id"]
+
+
+def test_an_evaluator_joining_with_the_admin_pages_hash_leaves_the_admins_stream_working(app):
+    """Bug: admin_session() bound the page before it checked the role, and a new binding overwrote the
+    old one: an evaluator who joined with the admin page's session hash locked the admin out (403)."""
+    admin = {"kb_admin": login(app).cookies["kb_admin"]}
+    evaluator = {"kb_admin": login(app, EVALUATOR[1], user=EVALUATOR[0]).cookies["kb_admin"]}
+    page = secrets.token_hex(6)
+    assert HANDREIKING in _text(call_event(app, "after_login", [], page, admin))
+    for fn_name, data in (("eval_after_login", [True]), ("after_login", [])):  # his own tab, and the admin's
+        event_id = _join(app, fn_name, data, page, evaluator)
+        with httpx.stream(
+            "GET", app["url"] + "gradio_api/queue/data", params={"session_hash": page}, cookies=admin, timeout=60
+        ) as stream:
+            assert stream.status_code == 200, fn_name
+            done = (json.loads(line[5:]) for line in stream.iter_lines() if line.startswith("data:"))
+            assert any(m.get("msg") == "process_completed" and m.get("event_id") == event_id for m in done)
+        # the evaluator's handler has run: the page is still the admin's, and only the admin's
+        for cookies, status in ((admin, 200), (evaluator, 403), ({}, 403)):
+            with httpx.stream("GET", app["url"] + f"gradio_api/heartbeat/{page}", cookies=cookies, timeout=10) as beat:
+                assert beat.status_code == status, (fn_name, cookies == admin)
+    assert HANDREIKING in _text(call_event(app, "after_login", [], page, admin))
+
+
 def test_logout_ends_the_session_on_the_server(app):
     ok = login(app)
     token = ok.cookies["kb_admin"]

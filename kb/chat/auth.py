@@ -303,10 +303,13 @@ class AdminGate:
     # page has been used as admin, only requests with that admin's cookie may read its stream, so a
     # session hash from a proxy log does not show the documents table as it streams by.
     def bind(self, session_hash: str | None, token: str | None) -> None:
-        """Tie a Gradio session (a browser tab) to the admin token used in it."""
+        """Tie a Gradio session (a browser tab) to the login token used in it. A page bound already
+        stays bound to its own token: another account's request with that session hash (an evaluator
+        who learnt the admin page's hash) must not take the page's stream over. A new login in the
+        same browser moves the binding (:meth:`replace_token`), a logout ends it."""
         if session_hash and token:
             with self._bound_lock:
-                self._bound[session_hash] = _key(token)
+                self._bound.setdefault(session_hash, _key(token))
 
     def may_read(self, session_hash: str, token: str | None) -> bool:
         """True unless ``session_hash`` belongs to an admin page and ``token`` is not that admin's."""
