@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from kb.chat.audit import valid_address
 from kb.chat.auth import ADMIN, COOKIE_NAME, AdminGate, AdminSession
 
 
 def client_address(request: Any) -> str:
+    """The address the request came from, checked (``X-Forwarded-For`` only counts from a trusted proxy)."""
     client = getattr(request, "client", None)
-    return str(getattr(client, "host", "") or "onbekend")
+    return valid_address(getattr(client, "host", ""))
 
 
 def takes_request(fn: Any) -> Any:
