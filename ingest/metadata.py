@@ -17,6 +17,7 @@ import yaml
 
 from kb.errors import DocumentError
 from kb.nl.text import slugify
+from kb.privacy.pii import name_has_personal_data, neutral_id
 from kb.records import KINDS, DocumentMeta
 from kb.validity import normalize_regime
 
@@ -111,7 +112,7 @@ def build_meta(
     regime = normalize_regime(_as_text(merged.get("regime") or merged.get("wet"))) or text_regime[0]
     predates = _flag(merged.get("predates_regime")) or (text_regime[1] and text_regime[0] == regime)
     title = str(merged.get("title") or first_heading or path.stem.replace("_", " ").replace("-", " ")).strip()
-    doc_id = slugify(str(merged.get("id") or path.stem))
+    doc_id = document_id(str(merged.get("id") or path.stem))
     return DocumentMeta(
         doc_id=doc_id,
         title=title[:300],
@@ -130,6 +131,17 @@ def build_meta(
         regime=regime,
         predates_regime=bool(regime) and predates,
     )
+
+
+def document_id(name: str) -> str:
+    """The id for a file stem or an ``id:`` from the metadata: its slug, or a neutral id when the
+    slug holds personal data. This holds for every ``KB_PII_POLICY``, ``off`` too: the id ends up
+    in the audit log, the upload registry, feedback and the titles every chat user sees."""
+    slug = slugify(name)
+    for written in (name, slug):  # both: a slug loses the "+" of "+31 6 …" and the dots of "dhr. J."
+        if name_has_personal_data(written):
+            return slugify(neutral_id(written))
+    return slug
 
 
 def date_in_text(text: str) -> str:

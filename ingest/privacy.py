@@ -29,7 +29,7 @@ from kb.privacy.pii import (  # noqa: F401  (re-exported: the ingest side's one 
 def scan_blocks(blocks: list[Block]) -> list[Finding]:
     findings = []
     for number, block in enumerate(blocks, start=1):
-        findings.extend(redact_text(block.text, _where(block, number))[1])
+        findings.extend(redact_text(block.text, _where(block, number), document=True)[1])
     return findings
 
 
@@ -38,7 +38,7 @@ def _where(block: Block, number: int) -> str:
 
 
 def redact_blocks(blocks: list[Block]) -> list[Block]:
-    return [Block(redact(block.text), block.kind, block.level, block.page) for block in blocks]
+    return [Block(redact(block.text, document=True), block.kind, block.level, block.page) for block in blocks]
 
 
 def guard(blocks: list[Block], policy: str) -> tuple[list[Block], list[Finding]]:

@@ -6,6 +6,7 @@ below reads the environment itself.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -29,10 +30,11 @@ DOCUMENTED: dict[str, tuple[str, str]] = {
     "KB_MAX_QUESTION_CHARS": ("1000", "Longer questions are refused with a message."),
     "KB_PII_POLICY": (
         "redact",
-        "Personal data (BSN, IBAN, vreemdelingennummer, passport/ID number, personal e-mail, mobile number, "
-        "date of birth, postcode, street + house number) found in a file's text, metadata or name: "
-        "`redact` (index with those spans removed, default), `refuse` (do not index the file) or `off` "
-        "(documents only; questions and feedback are always redacted).",
+        "Personal data (BSN, IBAN, vreemdelingennummer, passport/ID/document number, personal e-mail, "
+        "mobile number, date of birth, postcode + house number, street + house number, number plate, a name "
+        "after a salutation or client word) found in a file's text, metadata or name: `redact` (index with "
+        "those spans removed, default), `refuse` (do not index the file) or `off` (text and metadata of "
+        "documents only; questions and feedback are always redacted, and a document id never holds personal data).",
     ),
     "KB_FEEDBACK_DAYS": (
         "90",
@@ -59,6 +61,12 @@ DOCUMENTED: dict[str, tuple[str, str]] = {
         "Minutes without activity after which a CoP-trekker's login in the chat app ends.",
     ),
     "KB_HOST": ("127.0.0.1", "Address the chat app listens on."),
+    "KB_TRUSTED_PROXIES": (
+        "",
+        "Addresses or networks of reverse proxies, comma-separated (e.g. `127.0.0.1` or `10.0.0.0/8`), whose "
+        "`X-Forwarded-For` and `X-Forwarded-Proto` headers are believed. Empty (default): those headers are "
+        "ignored and a client's address is the one it connects from.",
+    ),
     "KB_PORT": ("7860", "Port of the chat app (`GRADIO_SERVER_PORT` is honoured when `KB_PORT` is unset)."),
     "KB_READER": (
         "on",
@@ -117,6 +125,22 @@ def _choice(name: str, environ: dict[str, str], allowed: tuple[str, ...]) -> str
     return value
 
 
+def _networks(name: str, environ: dict[str, str]) -> tuple[str, ...]:
+    """A comma-separated list of IP addresses or networks, each checked and written canonically."""
+    found = []
+    for item in (part.strip() for part in _env(name, environ).split(",")):
+        if not item:
+            continue
+        try:
+            found.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise ConfigError(
+                f"{name} moet een lijst van IP-adressen of netwerken zijn (bijvoorbeeld 127.0.0.1,10.0.0.0/8), "
+                f"niet '{item}'."
+            ) from None
+    return tuple(dict.fromkeys(found))
+
+
 @dataclass(frozen=True)
 class Settings:
     """Runtime configuration; see :data:`DOCUMENTED` for the variables."""
@@ -139,6 +163,7 @@ class Settings:
     evaluator_password: str = field(default="", repr=False)
     host: str = "127.0.0.1"
     port: int = 7860
+    trusted_proxies: tuple[str, ...] = ()
     log_level: str = "WARNING"
     reader: str = "on"
     llm: str = "off"
@@ -173,6 +198,7 @@ class Settings:
             evaluator_user=_env("KB_EVALUATOR_USER", env),
             evaluator_password=env.get("KB_EVALUATOR_PASSWORD", ""),  # not stripped: spaces count
             host=_env("KB_HOST", env),
+            trusted_proxies=_networks("KB_TRUSTED_PROXIES", env),
             port=_port("KB_PORT", {"KB_PORT": env.get("KB_PORT") or env.get("GRADIO_SERVER_PORT", "")}),
             log_level=_env("KB_LOG_LEVEL", env).upper(),
             reader=_choice("KB_READER", env, ("on", "off")),

@@ -58,12 +58,12 @@ def scan_index(store: ChunkStore) -> list[IndexFinding]:
     found: dict[tuple[str, str, str, str], None] = {}
     for chunk_id, md, text, _emb in store.iter_records(include=["documents", "metadatas"]):
         doc_id = str(md.get("doc_id", ""))
-        for kind in kinds_in(text or ""):
+        for kind in kinds_in(text or "", document=True):
             found[(doc_id, chunk_id, "tekst", kind)] = None
         for key in TEXT_FIELDS:
             value = md.get(key)
             if isinstance(value, str) and value:
-                for kind in kinds_in(value):
+                for kind in kinds_in(value, document=True):
                     found[(doc_id, "", f"metadata: {key}", kind)] = None
         for finding in name_findings(doc_id, "document-id"):
             found[(doc_id, "", "document-id", finding.kind)] = None

@@ -118,10 +118,13 @@ def call_event(
     raise AssertionError("no result")
 
 
-def login(app, password: str = ADMIN[1], headers: dict | None = None, user: str = ADMIN[0]) -> httpx.Response:
-    return httpx.post(
-        app["url"] + "admin/login", json={"user": user, "password": password}, headers=headers, timeout=30
-    )
+def login(
+    app, password: str = ADMIN[1], headers: dict | None = None, user: str = ADMIN[0], source: str | None = None
+) -> httpx.Response:
+    """POST the login form; ``source``: the loopback address to connect from (another machine)."""
+    transport = httpx.HTTPTransport(local_address=source) if source else None
+    with httpx.Client(transport=transport, timeout=30) as client:
+        return client.post(app["url"] + "admin/login", json={"user": user, "password": password}, headers=headers)
 
 
 def _text(value) -> str:
@@ -141,8 +144,9 @@ def test_login_sets_a_strict_httponly_cookie_and_the_hash_alone_gets_nothing(app
     cookie = ok.headers["set-cookie"].lower()
     assert "kb_admin=" in cookie and "httponly" in cookie and "samesite=strict" in cookie
     assert "secure" not in cookie  # plain HTTP on loopback
-    behind_proxy = login(app, headers={"X-Forwarded-Proto": "https"}).headers["set-cookie"].lower()
-    assert "; secure" in behind_proxy
+    # no KB_TRUSTED_PROXIES: a forwarded scheme is not believed (see test_behind_a_trusted_proxy_…)
+    not_a_proxy = login(app, headers={"X-Forwarded-Proto": "https"}).headers["set-cookie"].lower()
+    assert "secure" not in not_a_proxy
     token = ok.cookies["kb_admin"]
     assert len(token) >= 43 and token not in json.dumps(_audit(app))
 
@@ -213,6 +217,38 @@ def test_the_event_stream_of_an_admin_page_needs_the_admin_cookie(app):
     assert HANDREIKING not in _text(replay)
 
 
+def _join(app, fn_name: str, data: list, session_hash: str, cookies: dict) -> str:
+    """POST queue/join only (nobody reads the stream yet); returns the event id."""
+    body = {"data": data, "fn_index": _fn_index(app["demo"], fn_name), "session_hash": session_hash}
+    joined = httpx.post(
+        app["url"] + "gradio_api/queue/join", json={**body, "event_data": None, "trigger_id": None}, cookies=cookies
+    )
+    joined.raise_for_status()
+    return joined.json()["event_id"]
+
+
+def test_an_evaluator_joining_with_the_admin_pages_hash_leaves_the_admins_stream_working(app):
+    """Bug: admin_session() bound the page before it checked the role, and a new binding overwrote the
+    old one: an evaluator who joined with the admin page's session hash locked the admin out (403)."""
+    admin = {"kb_admin": login(app).cookies["kb_admin"]}
+    evaluator = {"kb_admin": login(app, EVALUATOR[1], user=EVALUATOR[0]).cookies["kb_admin"]}
+    page = secrets.token_hex(6)
+    assert HANDREIKING in _text(call_event(app, "after_login", [], page, admin))
+    for fn_name, data in (("eval_after_login", [True]), ("after_login", [])):  # his own tab, and the admin's
+        event_id = _join(app, fn_name, data, page, evaluator)
+        with httpx.stream(
+            "GET", app["url"] + "gradio_api/queue/data", params={"session_hash": page}, cookies=admin, timeout=60
+        ) as stream:
+            assert stream.status_code == 200, fn_name
+            done = (json.loads(line[5:]) for line in stream.iter_lines() if line.startswith("data:"))
+            assert any(m.get("msg") == "process_completed" and m.get("event_id") == event_id for m in done)
+        # the evaluator's handler has run: the page is still the admin's, and only the admin's
+        for cookies, status in ((admin, 200), (evaluator, 403), ({}, 403)):
+            with httpx.stream("GET", app["url"] + f"gradio_api/heartbeat/{page}", cookies=cookies, timeout=10) as beat:
+                assert beat.status_code == status, (fn_name, cookies == admin)
+    assert HANDREIKING in _text(call_event(app, "after_login", [], page, admin))
+
+
 def test_logout_ends_the_session_on_the_server(app):
     ok = login(app)
     token = ok.cookies["kb_admin"]
@@ -244,7 +280,7 @@ def test_thirty_wrong_passwords_lock_out_at_once_and_the_right_one_is_refused_wh
         statuses.append(login(app, f"geraden-{n:04d}-wachtwoord").status_code)
         slowest = max(slowest, time.perf_counter() - started)
     assert slowest < 0.5
-    assert statuses[:3] == [401, 401, 401] and set(statuses[4:]) == {429}
+    assert statuses[:3] == [401, 401, 401] and set(statuses[3:]) == {429}  # after the 3rd, as the README says
     started = time.perf_counter()
     right = login(app)
     assert time.perf_counter() - started < 0.5
@@ -254,19 +290,115 @@ def test_thirty_wrong_passwords_lock_out_at_once_and_the_right_one_is_refused_wh
     shown = call_event(app, "after_login", [], secrets.token_hex(6))
     assert "Te veel mislukte pogingen" in _text(shown)
     entries = _audit(app)
-    assert sum(e["action"] == "login_failed" for e in entries) >= 4
+    assert sum(e["action"] == "login_failed" for e in entries) >= 3
     assert entries[-1]["action"] == "login_blocked" and entries[-1]["user"] == ADMIN[0]
+    assert entries[-2]["action"] == "login_failed"  # 28 refused attempts: one line, then counted
     app["clock"].advance(3600)  # the back-off ends
     assert login(app).status_code == 200
+    assert _audit(app)[-1]["action"] == "login" and _audit(app)[-1]["blocked"] == 28
 
 
-def test_many_failures_from_many_addresses_lock_the_login_for_everyone(app):
+def test_many_failures_for_an_account_lock_it_only_for_the_addresses_that_failed():
+    """Replaces the lock for everyone (100 failures from anywhere locked the real trekker out too)."""
     from kb.chat.auth import LoginThrottle
 
-    throttle = LoginThrottle(app["clock"], global_limit=20)
-    for n in range(20):
-        throttle.failed(f"10.0.0.{n}")
-    assert throttle.wait_seconds("192.168.1.1") > 0
+    clock = FakeClock()
+    throttle = LoginThrottle(clock, account_limit=10)
+    for n in range(10):
+        throttle.failed(f"10.0.0.{n}", "trekker")
+    clock.advance(3)  # past the first address's 2 s back-off: the account lock holds it
+    assert throttle.wait_seconds("10.0.0.3", "trekker") > 800  # one guess per 15 minutes now
+    assert throttle.wait_seconds("10.0.0.3", "evaluator") == 0  # only that account
+    assert throttle.wait_seconds("192.168.1.1", "trekker") == 0  # a machine that never failed
+    clock.advance(901)
+    assert throttle.wait_seconds("10.0.0.3", "trekker") == 0
+    # an IPv6 machine picks any address in its /64: it counts as one
+    for n in range(3):
+        throttle.failed(f"2001:db8:1:2::{n + 1:x}", "trekker")
+    assert throttle.wait_seconds("2001:db8:1:2::ffff", "trekker") > 0
+    assert throttle.wait_seconds("2001:db8:1:3::1", "trekker") == 0
+
+
+def _xff_login(app, forwarded_for: str, password: str = "fout-wachtwoord-123") -> int:
+    return login(app, password, headers={"X-Forwarded-For": forwarded_for}).status_code
+
+
+def test_a_spoofed_forwarded_for_changes_neither_the_throttle_nor_the_audit_address(app):
+    """Bug: uvicorn believed X-Forwarded-For from any loopback client: 203.0.113.7 and a 3,000-character
+    header went into audit.jsonl verbatim, and each invented address had its own throttle."""
+    before = len(_audit(app))
+    long_header = "203.0.113." + "9" * 3000
+    statuses = [_xff_login(app, xff) for xff in ("203.0.113.7", long_header, "198.51.100.1", "198.51.100.2")]
+    entries = _audit(app)[before:]
+    assert [e["client"] for e in entries] == ["127.0.0.1"] * 4
+    assert "9" * 100 not in (app["kb"].settings.data_dir / "audit.jsonl").read_text(encoding="utf-8")
+    throttle = app["gate"].throttle
+    assert throttle.wait_seconds("127.0.0.1", ADMIN[0]) > 0
+    assert all(throttle.wait_seconds(a, ADMIN[0]) == 0 for a in ("203.0.113.7", "198.51.100.1", "198.51.100.2"))
+    # one machine: the 4th attempt already waits for that machine's back-off
+    assert statuses == [401, 401, 401, 429]
+    assert [e["action"] for e in entries] == ["login_failed"] * 3 + ["login_blocked"]
+
+
+def test_a_hundred_failures_from_spoofed_addresses_do_not_lock_the_real_admin_out(app):
+    """Bug: cycling X-Forwarded-For gave 100 failures in 0.1 s; then the admin's right password got 429
+    for 15 minutes, and 300 blocked attempts added 34 KB to the audit log."""
+    audit_file = app["kb"].settings.data_dir / "audit.jsonl"
+    before = len(_audit(app))
+    statuses = [_xff_login(app, f"198.51.100.{n}") for n in range(100)]
+    # the real admin, on another machine (another loopback address), logs in at once
+    right = login(app, source="127.0.0.2")
+    assert right.status_code == 200 and right.json()["message"] == "U bent ingelogd als beheerder."
+    assert _audit(app)[-1]["client"] == "127.0.0.2" and _audit(app)[-1]["action"] == "login"
+    assert statuses[:3] == [401] * 3 and set(statuses[3:]) == {429}  # the attacking machine is held
+    size = audit_file.stat().st_size
+    assert {_xff_login(app, f"203.0.113.{n % 250}") for n in range(300)} == {429}
+    assert audit_file.stat().st_size == size  # counted, not written
+    assert app["gate"].throttle.refused_total == 397
+    assert len(_audit(app)) - before == 5  # three failures, the start of the refusals, the admin's login
+
+
+def test_an_evaluator_is_told_he_is_logged_in_as_evaluator(app):
+    reply = login(app, EVALUATOR[1], user=EVALUATOR[0])
+    assert reply.status_code == 200 and reply.json()["message"] == "U bent ingelogd als evaluator."
+    assert "beheerder" not in reply.text
+
+
+@pytest.fixture(scope="module")
+def proxied_app(tmp_path_factory, sample_data_dir, e5):
+    """The app behind a reverse proxy on 127.0.0.1 (KB_TRUSTED_PROXIES=127.0.0.1)."""
+    from kb.chat.app import admin_gate, launch
+    from kb.chat.auth import AdminCredentials
+    from kb.config import Settings
+    from kb.service import build_kb
+
+    data_dir = tmp_path_factory.mktemp("proxied") / "data"
+    shutil.copytree(sample_data_dir, data_dir)
+    settings = Settings.from_env({"KB_DATA_DIR": str(data_dir), "KB_TRUSTED_PROXIES": "127.0.0.1"})
+    kb = build_kb(settings.with_(corpus_dir=CORPUS), embedding=e5)
+    gate = admin_gate(AdminCredentials(*ADMIN), kb.settings, FakeClock())
+    server = launch(kb, host="127.0.0.1", port=_free_port(), ingest_corpus=False, block=False, gate=gate)
+    try:
+        yield {"url": server.url, "kb": kb, "gate": gate}
+    finally:
+        server.close()
+
+
+def test_behind_a_trusted_proxy_its_forwarded_headers_count_and_only_its_own(proxied_app):
+    app = proxied_app
+    secure = login(app, headers={"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"})
+    assert secure.status_code == 200 and "; secure" in secure.headers["set-cookie"].lower()
+    assert _audit(app)[-1]["client"] == "203.0.113.7"
+    # a client that put its own header in front: the proxy appended the real address, which counts
+    login(app, "fout-wachtwoord-123", headers={"X-Forwarded-For": "10.9.9.9, 198.51.100.23"})
+    assert _audit(app)[-1]["client"] == "198.51.100.23"
+    # what the proxy forwards is checked before it is written
+    login(app, "fout-wachtwoord-123", headers={"X-Forwarded-For": "x" * 3000})
+    assert _audit(app)[-1]["client"] == "onbekend"
+    # a machine that is not the proxy cannot forward anything
+    direct = login(app, headers={"X-Forwarded-For": "203.0.113.8", "X-Forwarded-Proto": "https"}, source="127.0.0.3")
+    assert direct.status_code == 200 and "secure" not in direct.headers["set-cookie"].lower()
+    assert _audit(app)[-1]["client"] == "127.0.0.3"
 
 
 def _upload(app, files: dict[str, bytes], replace: bool, cookies: dict) -> list:
@@ -413,3 +545,15 @@ def test_evaluatie_handlers_need_an_evaluator_or_admin_cookie_and_take_no_paths(
     # the admin may evaluate too
     admin = {"kb_admin": login(app).cookies["kb_admin"]}
     assert item["id"] in _text(call_event(app, "eval_list_feedback", [True], secrets.token_hex(6), admin))
+
+
+def test_trusted_proxies_setting_is_empty_by_default_and_checked():
+    from kb.config import Settings
+    from kb.errors import ConfigError
+
+    assert Settings.from_env({}).trusted_proxies == ()
+    parsed = Settings.from_env({"KB_TRUSTED_PROXIES": "127.0.0.1, 10.0.0.0/8,::1"}).trusted_proxies
+    assert parsed == ("127.0.0.1/32", "10.0.0.0/8", "::1/128")
+    for wrong in ("*", "proxy.example.nl", "10.0.0.0/33"):
+        with pytest.raises(ConfigError, match="KB_TRUSTED_PROXIES"):
+            Settings.from_env({"KB_TRUSTED_PROXIES": wrong})

@@ -208,7 +208,7 @@ def launch(
     demo = create_app(kb, settings, gate=gate)
     demo.queue(default_concurrency_limit=2)
     app = build_server_app(demo, gate, mount_options(settings, host, port))
-    server = RunningServer(app, demo, gate, host, port)
+    server = RunningServer(app, demo, gate, host, port, settings.trusted_proxies)
     if block:
         print(f"De chat-app draait op {server.url}")
     return server.serve(block)

@@ -5,11 +5,16 @@ address, when, what (``login``, ``login_failed``, ``login_blocked``, ``logout``,
 ``replace``, ``remove``, ``reindex``, and for evaluators ``eval_question``, ``eval_run``) and, for
 document actions, document ids and counts (for evaluators: feedback ids and question counts).
 It never holds document text, file contents, passwords or tokens: only the keys in
-:data:`DETAIL_KEYS` are written, and only as ids and numbers.
+:data:`DETAIL_KEYS` are written, and only as ids and numbers. The address is checked: an IP
+address in its canonical form, or ``onbekend`` (a 3,000-character header is not an address).
+Attempts refused by the login throttle are counted, not written one by one: the first of a
+series is a ``login_blocked`` line, and the next line for that address says how many followed
+(``blocked``).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import threading
@@ -25,7 +30,17 @@ ACTIONS = frozenset(
 )
 DETAIL_KEYS = frozenset(
     {"doc_ids", "added", "replaced", "unchanged", "refused", "duplicate", "passages", "feedback_ids", "questions"}
+    | {"blocked"}
 )
+UNKNOWN_ADDRESS = "onbekend"
+
+
+def valid_address(raw: str | None) -> str:
+    """``raw`` as a canonical IP address (at most 45 characters), or ``onbekend`` when it is none."""
+    try:
+        return ipaddress.ip_address((raw or "").strip().split("%")[0]).compressed  # no IPv6 zone: any text fits there
+    except ValueError:
+        return UNKNOWN_ADDRESS
 
 
 def audit_path(settings: Settings) -> Path:
@@ -51,7 +66,7 @@ class AuditLog:
             "timestamp": self.now().isoformat(timespec="seconds"),
             "action": action,
             "user": user,
-            "client": client,
+            "client": valid_address(client),
         }
         for key, value in details.items():
             entry[key] = int(value) if isinstance(value, int) else sorted({str(v) for v in value})

@@ -11,14 +11,18 @@ A successful login gets a random token that the server hands out in an HttpOnly 
 handler checks: the session hash travels in URLs (``queue/data?session_hash=``) and so ends
 up in proxy logs. Sessions live only in this process, end after ``KB_ADMIN_IDLE_MINUTES``
 without activity and on logout. Failed logins lock the client's address out for a time
-that doubles with each failure, and many failures from anywhere lock the login for everyone
-for a while; a locked-out attempt is answered at once, without checking the password.
+that doubles with each failure, and many failures for one account lock that account for the
+addresses that failed, never for an address that did not (:class:`LoginThrottle`); a
+locked-out attempt is answered at once, without checking the password, and is counted rather
+than written to the audit log one by one. The address is the one the client connects from:
+``X-Forwarded-For`` counts only from a proxy in ``KB_TRUSTED_PROXIES`` (:mod:`kb.chat.server`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import secrets
 import threading
 import time
@@ -26,7 +30,7 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from kb.chat.audit import AuditLog
+from kb.chat.audit import UNKNOWN_ADDRESS, AuditLog, valid_address
 from kb.config import Settings
 from kb.errors import ConfigError
 
@@ -42,6 +46,7 @@ DISABLED_NL = (
     f"`{USER_VAR}=trekker {PASSWORD_VAR}='een lang wachtwoord' .venv/bin/kb serve`, en log hier dan in."
 )
 WRONG_NL = "⚠️ Onjuiste gebruikersnaam of wachtwoord."
+LOGGED_IN_NL = {ADMIN: "U bent ingelogd als beheerder.", EVALUATOR: "U bent ingelogd als evaluator."}
 
 Clock = Callable[[], float]
 
@@ -151,6 +156,20 @@ class AdminSessions:
             del self._sessions[key]
 
 
+def address_key(client: str) -> str:
+    """What the throttle counts by: the IPv4 address, or the /64 network of an IPv6 address (one
+    machine can pick any address in its /64)."""
+    address = valid_address(client)
+    if address == UNKNOWN_ADDRESS:
+        return address
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
 @dataclass
 class _Failures:
     count: int = 0
@@ -158,15 +177,28 @@ class _Failures:
     locked_until: float = 0.0
 
 
-class LoginThrottle:
-    """Exponential back-off per client address, plus a limit on failures from all addresses.
+@dataclass
+class _Account:
+    recent: deque[float]  # the latest failure times, at most ``account_limit``
+    failed_from: dict[str, float] = field(default_factory=dict)  # address key -> its latest failure
+    attacked_until: float = 0.0
 
-    After ``free`` failures an address waits ``base_seconds``, then twice that after the next
-    failure, up to ``max_seconds``. ``global_limit`` failures within ``window_seconds`` lock the
-    login for everyone for ``window_seconds`` (that also stops guessing from many addresses;
-    the price is that the real trekker has to wait too). Nothing sleeps: a locked-out attempt
-    is refused immediately, so no worker is held.
+
+class LoginThrottle:
+    """Back-off per client address, and a lock per account that spares the addresses that never failed.
+
+    Per address (an IPv6 address counts by its /64): the ``free``-th failure makes it wait
+    ``base_seconds``, each next failure twice as long, up to ``max_seconds``. Per account:
+    ``account_limit`` failures for one account within ``window_seconds`` (from any addresses) put
+    it under attack until ``window_seconds`` after the latest; meanwhile an address that failed for
+    it within the window is refused for it, while an address that did not fail may still try, and
+    the right password from there logs in. So no number of failures from other machines locks the
+    real trekker out (unlike a lock for everyone), and every attacking address gets at most one
+    guess per window while the attack lasts. Nothing sleeps: a locked-out attempt is refused
+    immediately, so no worker is held. Refused attempts are counted per address (:meth:`refused`).
     """
+
+    MAX_TRACKED = 10_000  # addresses kept per table; beyond that the oldest go first
 
     def __init__(
         self,
@@ -174,45 +206,80 @@ class LoginThrottle:
         free: int = 3,
         base_seconds: float = 2.0,
         max_seconds: float = 900.0,
-        global_limit: int = 100,
+        account_limit: int = 10,
         window_seconds: float = 900.0,
     ) -> None:
         self.clock, self.free, self.base_seconds, self.max_seconds = clock, free, base_seconds, max_seconds
-        self.global_limit, self.window_seconds = global_limit, window_seconds
+        self.account_limit, self.window_seconds = account_limit, window_seconds
         self._by_client: dict[str, _Failures] = {}
-        self._recent: deque[float] = deque()
-        self._global_until = 0.0
+        self._accounts: dict[str, _Account] = {}
+        self._refused: dict[str, int] = {}
+        self.refused_total = 0
         self._lock = threading.Lock()
 
-    def wait_seconds(self, client: str) -> float:
-        """Seconds before ``client`` may try again (0 when it may try now)."""
-        now = self.clock()
+    def wait_seconds(self, client: str, account: str = "") -> float:
+        """Seconds before ``client`` may try ``account`` again (0 when it may try now)."""
+        now, key = self.clock(), address_key(client)
         with self._lock:
-            failures = self._by_client.get(client)
+            failures = self._by_client.get(key)
             own = failures.locked_until - now if failures else 0.0
-            return max(0.0, own, self._global_until - now)
+            state = self._accounts.get(account)
+            for_account = 0.0
+            if state is not None and now < state.attacked_until and key in state.failed_from:
+                for_account = min(state.attacked_until, state.failed_from[key] + self.window_seconds) - now
+            return max(0.0, own, for_account)
 
-    def failed(self, client: str) -> None:
-        now = self.clock()
+    def failed(self, client: str, account: str = "") -> None:
+        now, key = self.clock(), address_key(client)
         with self._lock:
-            failures = self._by_client.setdefault(client, _Failures())
+            self._forget_old(now)
+            failures = self._by_client.setdefault(key, _Failures())
             if now - failures.last > self.window_seconds * 4:  # an old streak is forgotten
                 failures.count = 0
             failures.count += 1
             failures.last = now
-            if failures.count > self.free:
-                delay = self.base_seconds * 2 ** (failures.count - self.free - 1)
+            if failures.count >= self.free:
+                delay = self.base_seconds * 2 ** (failures.count - self.free)
                 failures.locked_until = now + min(delay, self.max_seconds)
-            self._recent.append(now)
-            while self._recent and now - self._recent[0] > self.window_seconds:
-                self._recent.popleft()
-            if len(self._recent) >= self.global_limit:
-                self._global_until = now + self.window_seconds
-                self._recent.clear()
+            state = self._accounts.setdefault(account, _Account(deque(maxlen=self.account_limit)))
+            state.recent.append(now)
+            state.failed_from[key] = now
+            if len(state.recent) == self.account_limit and now - state.recent[0] <= self.window_seconds:
+                state.attacked_until = now + self.window_seconds
 
-    def succeeded(self, client: str) -> None:
+    def succeeded(self, client: str, account: str = "") -> None:
+        key = address_key(client)
         with self._lock:
-            self._by_client.pop(client, None)
+            self._by_client.pop(key, None)
+            state = self._accounts.get(account)
+            if state is not None:
+                state.failed_from.pop(key, None)
+
+    def refused(self, client: str) -> int:
+        """Count one refused attempt of ``client``; returns how many in a row (1: the first of a series)."""
+        key = address_key(client)
+        with self._lock:
+            self.refused_total += 1
+            if key not in self._refused and len(self._refused) >= self.MAX_TRACKED:
+                self._refused.pop(next(iter(self._refused)))
+            self._refused[key] = self._refused.get(key, 0) + 1
+            return self._refused[key]
+
+    def take_refused(self, client: str) -> int:
+        """How many attempts of ``client`` were refused since its last checked one (and start again at 0)."""
+        with self._lock:
+            return self._refused.pop(address_key(client), 0)
+
+    def _forget_old(self, now: float) -> None:
+        """Bound the tables (accounts are bounded already: an unknown user name counts as ``(onbekend)``)."""
+        if len(self._by_client) >= self.MAX_TRACKED:
+            old = [k for k, f in self._by_client.items() if now - f.last > self.window_seconds and now > f.locked_until]
+            for k in old or list(self._by_client)[: self.MAX_TRACKED // 10]:
+                del self._by_client[k]
+        for state in self._accounts.values():
+            if len(state.failed_from) >= self.MAX_TRACKED:
+                for k in [k for k, t in state.failed_from.items() if now - t > self.window_seconds]:
+                    del state.failed_from[k]
 
 
 @dataclass(frozen=True)
@@ -223,6 +290,7 @@ class LoginOutcome:
     message: str
     token: str = field(default="", repr=False)
     retry_after: float = 0.0  # seconds, when the client is locked out
+    role: str = ""  # the account's role, on success
 
 
 def _wait_nl(seconds: float) -> str:
@@ -254,21 +322,29 @@ class AdminGate:
         self._bound_lock = threading.Lock()
 
     def login(self, user: str, password: str, client: str) -> LoginOutcome:
-        """Check the password unless ``client`` is locked out; on success start a session."""
-        wait = self.throttle.wait_seconds(client)
+        """Check the password unless ``client`` is locked out for this account; on success start a session.
+
+        A refused attempt is counted: the first of a series is written to the audit log, the next
+        checked attempt's line says how many there were (``blocked``).
+        """
+        client, who = valid_address(client), self._who(user)
+        wait = self.throttle.wait_seconds(client, who)
         if wait > 0:
-            self.audit.record("login_blocked", self._who(user), client)
+            if self.throttle.refused(client) == 1:
+                self.audit.record("login_blocked", who, client)
             return LoginOutcome(False, self.login_refusal(wait), retry_after=wait)
+        blocked = self.throttle.take_refused(client)
+        counted = {"blocked": blocked} if blocked else {}
         matches = [a for a in self.accounts if a.check(user, password)]  # every account checked: same timing
         if not matches:
-            self.throttle.failed(client)
-            self.audit.record("login_failed", self._who(user), client)
+            self.throttle.failed(client, who)
+            self.audit.record("login_failed", who, client, **counted)
             return LoginOutcome(False, WRONG_NL)
         account = matches[0]
-        self.throttle.succeeded(client)
+        self.throttle.succeeded(client, account.user)
         token = self.sessions.start(account.user, client, account.role)
-        self.audit.record("login", account.user, client)
-        return LoginOutcome(True, "", token)
+        self.audit.record("login", account.user, client, **counted)
+        return LoginOutcome(True, LOGGED_IN_NL[account.role], token, role=account.role)
 
     def has_role(self, role: str) -> bool:
         """True when an account with ``role`` is configured."""
@@ -303,10 +379,13 @@ class AdminGate:
     # page has been used as admin, only requests with that admin's cookie may read its stream, so a
     # session hash from a proxy log does not show the documents table as it streams by.
     def bind(self, session_hash: str | None, token: str | None) -> None:
-        """Tie a Gradio session (a browser tab) to the admin token used in it."""
+        """Tie a Gradio session (a browser tab) to the login token used in it. A page bound already
+        stays bound to its own token: another account's request with that session hash (an evaluator
+        who learnt the admin page's hash) must not take the page's stream over. A new login in the
+        same browser moves the binding (:meth:`replace_token`), a logout ends it."""
         if session_hash and token:
             with self._bound_lock:
-                self._bound[session_hash] = _key(token)
+                self._bound.setdefault(session_hash, _key(token))
 
     def may_read(self, session_hash: str, token: str | None) -> bool:
         """True unless ``session_hash`` belongs to an admin page and ``token`` is not that admin's."""

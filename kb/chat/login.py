@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from kb.chat.audit import valid_address
 from kb.chat.auth import ADMIN, COOKIE_NAME, AdminGate, AdminSession
 
 
 def client_address(request: Any) -> str:
+    """The address the request came from, checked (``X-Forwarded-For`` only counts from a trusted proxy)."""
     client = getattr(request, "client", None)
-    return str(getattr(client, "host", "") or "onbekend")
+    return valid_address(getattr(client, "host", ""))
 
 
 def session_token(request: Any) -> str | None:
@@ -26,14 +28,15 @@ def admin_session(gate: AdminGate, request: Any, role: str = ADMIN) -> AdminSess
     """The session behind this Gradio request's cookie (never its session hash) when it may act as
     ``role``, or ``None``.
 
-    A page used with a login is bound to the token, so its event stream is only readable with it.
+    A page used with a login for ``role`` is bound to the token, so its event stream is only
+    readable with it; the role is checked first, so a login without that role binds nothing.
     """
     token = session_token(request)
     session = gate.session(token)
-    if session is None:
+    if session is None or not session.may(role):
         return None
     gate.bind(getattr(request, "session_hash", None), token)
-    return session if session.may(role) else None
+    return session
 
 
 def wrong_role(gate: AdminGate, request: Any) -> bool:

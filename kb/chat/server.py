@@ -28,6 +28,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from kb.chat.audit import valid_address
 from kb.chat.auth import COOKIE_NAME, AdminGate
 
 log = logging.getLogger(__name__)
@@ -38,9 +39,15 @@ DEEP_LINK_PATH = "/gradio_api/deep_link"
 HEARTBEAT_PATH = "/gradio_api/heartbeat/"
 
 
-def is_https(scheme: str, forwarded_proto: str) -> bool:
-    """True when the browser reached us over HTTPS, directly or through a TLS-terminating proxy."""
-    return scheme == "https" or forwarded_proto.split(",")[0].strip().lower() == "https"
+def is_https(request: Request) -> bool:
+    """True when the browser reached us over HTTPS, directly or through a TLS-terminating proxy in
+    ``KB_TRUSTED_PROXIES`` (uvicorn then sets the scheme from its ``X-Forwarded-Proto``)."""
+    return request.url.scheme == "https"
+
+
+def peer_address(request: Request) -> str:
+    """The client's address, checked: the connecting peer, or what a trusted proxy forwarded."""
+    return valid_address(request.client.host if request.client else "")
 
 
 class LoginForm(BaseModel):
@@ -100,35 +107,33 @@ def build_server_app(demo: Any, gate: AdminGate | None, mount_options: dict[str,
 
         @app.post(LOGIN_PATH)
         def admin_login(form: LoginForm, request: Request) -> JSONResponse:
-            client = request.client.host if request.client else "onbekend"
-            outcome = gate.login(form.user, form.password, client)
+            outcome = gate.login(form.user, form.password, peer_address(request))
             if not outcome.ok:
                 status = 429 if outcome.retry_after else 401
                 headers = {"Retry-After": str(int(outcome.retry_after) + 1)} if outcome.retry_after else None
                 return JSONResponse({"ok": False, "message": outcome.message}, status_code=status, headers=headers)
             gate.replace_token(request.cookies.get(COOKIE_NAME), outcome.token)  # a new login replaces an older one
-            response = JSONResponse({"ok": True, "message": "U bent ingelogd als beheerder."})
+            response = JSONResponse({"ok": True, "message": outcome.message})
             response.set_cookie(
                 COOKIE_NAME,
                 outcome.token,
                 httponly=True,
                 samesite="strict",
-                secure=is_https(request.url.scheme, request.headers.get("x-forwarded-proto", "")),
+                secure=is_https(request),
                 path="/",
             )
             return response
 
         @app.post(LOGOUT_PATH)
         def admin_logout(request: Request) -> JSONResponse:
-            client = request.client.host if request.client else "onbekend"
-            gate.logout(request.cookies.get(COOKIE_NAME), client)
+            gate.logout(request.cookies.get(COOKIE_NAME), peer_address(request))
             response = JSONResponse({"ok": True, "message": "U bent uitgelogd."})
             response.delete_cookie(
                 COOKIE_NAME,
                 path="/",
                 httponly=True,
                 samesite="strict",
-                secure=is_https(request.url.scheme, request.headers.get("x-forwarded-proto", "")),
+                secure=is_https(request),
             )
             return response
 
@@ -139,12 +144,23 @@ def build_server_app(demo: Any, gate: AdminGate | None, mount_options: dict[str,
 class RunningServer:
     """The app served by uvicorn, in this thread (``block=True``) or a background thread."""
 
-    def __init__(self, app: Any, demo: Any, gate: AdminGate | None, host: str, port: int) -> None:
+    def __init__(
+        self, app: Any, demo: Any, gate: AdminGate | None, host: str, port: int, trusted_proxies: tuple[str, ...] = ()
+    ) -> None:
         import uvicorn
 
-        # access_log off: request lines carry session hashes and would put them in the log
+        # access_log off: request lines carry session hashes and would put them in the log.
+        # proxy_headers only for the proxies in KB_TRUSTED_PROXIES: uvicorn's default believes
+        # X-Forwarded-For from 127.0.0.1, so any local client could choose its own address.
         config = uvicorn.Config(
-            app, host=host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=2
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=2,
+            proxy_headers=bool(trusted_proxies),
+            forwarded_allow_ips=list(trusted_proxies),
         )
         self.server = uvicorn.Server(config)
         self.demo, self.gate = demo, gate

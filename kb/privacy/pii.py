@@ -3,26 +3,35 @@ then redact it (or refuse the file) before anything is indexed, stored, logged o
 
 What counts as personal data here, and why some look-alikes do not:
 
-* BSN — nine digits, bare or grouped with dots, spaces or hyphens (``111.222.333``,
-  ``1112.22.333``), with or without a ``BSN``/``bsn-``/``burgerservicenummer`` label. Without
-  a label only numbers that pass the 11-proef count (one in eleven random numbers does);
+* BSN — nine digits, bare, grouped 3-3-3 or 4-2-3 with dots, spaces, hyphens or slashes
+  (``111.222.333``, ``123/456/782``, ``123 - 456 - 782``, ``1112.22.333``) or digit by digit
+  (``1 2 3 4 5 6 7 8 2``), with or without a ``BSN``/``bsn-``/``burgerservicenummer`` label.
+  Without a label only numbers that pass the 11-proef count (one in eleven random numbers does);
   after a label any nine digits do (a mistyped BSN is still somebody's).
 * IBAN — any case and any grouping (``nl20ingb0001234567``, ``NL44 RABO 0123 4567 89``),
   at the length of its country and only when the mod-97 check passes; a Dutch one also when
   the check fails (``NL02 RABO …``, a typo): two letters, four bank letters and ten digits is
   never anything else, and a mistyped account number is still somebody's.
-* Vreemdelingennummer, passport and ID-card numbers — only next to their label: ten digits
-  alone are far more often something else.
+* Vreemdelingennummer (``V-nummer``), passport, ID-card, driving-licence and other document
+  numbers (``documentnummer XR9876543``) — only next to their label: ten digits alone are far
+  more often something else.
+* Dutch number plates in the RDW side-code layouts 1–14 (``GH-123-J``, ``12-ABC-3``,
+  ``5-KZT-61``): capitals and digits in that layout with hyphens; after ``kenteken`` also
+  in lower case, with spaces or without separators (``kenteken gh123j``).
 * E-mail addresses — except role mailboxes of organisations (``info@``, ``inburgering@``).
-* Mobile numbers — ``06``, ``+31 6``, ``0031 6``, ``+31 (0)6`` with any separators. Landline,
+* Mobile numbers — ``06``, ``+31 6``, ``0031 6``, ``+31 (0)6`` with any separators, spaced ones
+  too (``06 - 1234 5678``, ``06/12345678``). Landline,
   0800/0900 and 088 numbers are left alone: in handreikingen they are the numbers of
   organisations (a helpdesk, a gemeente), and a landline cannot be told apart from one.
 * Dates of birth — a date in digits or words after a cue (``geboren op``, ``geb.``,
   ``geboortedatum``) or right after a name in brackets. Other dates, years and amounts stay.
-* Addresses — a Dutch postcode (``1234 AB``, capitals only so "2021 en" is not one) and a
-  street name with a house number (``Kerkstraat 12a``). A postcode right after ``Postbus``
+* Addresses — a Dutch postcode (``1234 AB``, capitals only so "2021 en" is not one) with the
+  house number after it (``3511 AB 14``), a house number after ``huisnummer``, and a street
+  name with a house number (``Kerkstraat 12a``). A postcode right after ``Postbus``
   is an organisation's and stays. An organisation's visiting address is redacted too: it
   cannot be told apart from a person's, and losing it costs an answer nothing.
+* Names after a salutation or a client word (``mevrouw Fatima el Amrani``, ``dhr. J. Bakker``,
+  ``mijn cliënt Ahmed Hassan``); how typed text and documents differ is in :mod:`kb.privacy.names`.
 
 Findings are reported by kind and place, never with the value.
 """
@@ -37,6 +46,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kb.errors import DocumentError
+from kb.privacy.names import name_spans
 
 POLICIES = ("redact", "refuse", "off")
 LABELS = {
@@ -49,6 +59,8 @@ LABELS = {
     "birthdate": "geboortedatum",
     "postcode": "postcode",
     "address": "adres",
+    "plate": "kenteken",
+    "name": "naam",
 }
 SLUG_LABELS = {kind: re.sub(r"[^a-z]+", "-", label.lower()).strip("-") for kind, label in LABELS.items()}
 SLUG_LABELS.update({"document": "id-nummer", "vnummer": "v-nummer"})
@@ -84,25 +96,30 @@ IBAN_LENGTHS = {
 _NOT_DIGIT_BEFORE = r"(?<!\d)(?<!\d[.,])"
 _NOT_DIGIT_AFTER = r"(?!\d)(?![.,]\d)"
 _BSN_LABEL = r"(?:bsn|burgerservicenummer|burger\s*service\s*nummer|sofinummer)(?:[\s-]*nummer)?"
-_BSN_LABELLED = re.compile(rf"\b{_BSN_LABEL}\b[\s:.#-]*(?:is\s+)?(\d(?:[\s.-]?\d){{8}}){_NOT_DIGIT_AFTER}", re.I)
-_BSN_BARE = re.compile(
-    rf"{_NOT_DIGIT_BEFORE}(\d{{9}}|\d{{3}}([.\s-])\d{{3}}\2\d{{3}}|\d{{4}}([.\s-])\d{{2}}\3\d{{3}}){_NOT_DIGIT_AFTER}"
+_BSN_SEP = r"[\s./-]{1,3}"  # ".", "/", "-" or a space, also " - " (and "---" where a file name had " - ")
+_BSN_LABELLED = re.compile(
+    rf"\b{_BSN_LABEL}\b[\s:.#-]*(?:is\s+)?(\d(?:(?:{_BSN_SEP})?\d){{8}}){_NOT_DIGIT_AFTER}", re.I
 )
+_BSN_BARE = re.compile(
+    rf"{_NOT_DIGIT_BEFORE}(\d{{9}}|\d{{3}}({_BSN_SEP})\d{{3}}\2\d{{3}}|\d{{4}}({_BSN_SEP})\d{{2}}\3\d{{3}}){_NOT_DIGIT_AFTER}"
+)
+_BSN_SPELLED = re.compile(r"(?<!\d)(?<!\d[\s./-])(\d([\s./-])\d(?:\2\d){7})(?![\s./-]?\d)")  # 1 2 3 4 5 6 7 8 2
 _IBAN_START = re.compile(r"(?<![A-Za-z0-9])([A-Za-z]{2})(\d{2})(?=[\s.-]?[A-Za-z0-9])")
 _DUTCH_IBAN = re.compile(r"NL\d{2}[A-Z]{4}\d{10}")
 _VNUMMER = re.compile(
     r"\b(?:v-?nummer|v-?nr\.?|vreemdelingen-?(?:nummer|nr\.?))[\s:.#-]*(?:is\s+)?(\d(?:[\s.-]?\d){9})(?!\d)", re.I
 )
 _ID_DOCUMENT = re.compile(
-    r"\b(?:paspoort|identiteitskaart|identiteitsbewijs|id-?kaart|id-?bewijs|reisdocument|verblijfs(?:document|pas))"
+    r"\b(?:paspoort|identiteitskaart|identiteitsbewijs|id-?kaart|id-?bewijs|reisdocument|verblijfs(?:document|pas)|"
+    r"document|rijbewijs)"
     r"(?:[\s-]*(?:nummer|nr\.?|no\.?))?[\s:.#-]*(?:is\s+)?(?:nummer\s+)?"
     r"(?=[A-Za-z0-9]*\d)([A-Za-z0-9]{6,10}|[A-Za-z]{2}[\s-]?[A-Za-z0-9]{6}[\s-]?\d)\b",
     re.I,
 )
 _EMAIL = re.compile(r"\b([A-Za-z0-9._%+-]+)@([A-Za-z0-9.-]+\.[A-Za-z]{2,})\b")
-_SEP = r"[\s.-]?"
+_SEP = r"[\s./-]{0,3}"
 _MOBILE = re.compile(rf"(?<![\d+])(?:(?:\+|00)\s?31{_SEP}(?:\(0\){_SEP})?|\(?0)6\)?{_SEP}(?:\d{_SEP}){{7}}\d(?!\d)")
-_DATE_FIRST = re.compile(r"\(?0?6\)?[-/.]\d{1,2}[-/.](?:19|20)\d{2}")
+_DATE_FIRST = re.compile(r"\(?0?6\)?\s?[-/.]\s?\d{1,2}\s?[-/.]\s?(?:19|20)\d{2}")
 _ORGANISATION_NUMBER = re.compile(r"\b(?:rsin|kvk|fiscaal nummer|btw)\b", re.I)
 _MONTHS = (
     r"januari|februari|maart|april|mei|juni|juli|augustus|september|oktober|november|december|"
@@ -124,10 +141,33 @@ _NAME_THEN_DATE = re.compile(
 # units follow amounts ("2048 MB", "1500 KG").
 _POSTCODE = re.compile(
     r"(?<![\w.,])([1-9]\d{3}\s?(?!SA|SD|SS|EN|OF|IN|OP|DE|TE|AL|EU|NL|VS|UK|US|BV|NV|KB|MB|GB|TB|KM|CM|MM|KG|AM|PM)"
-    r"[A-Z]{2})(?![\w])"
+    r"[A-Z]{2}(?![\w])(?:(?:\s|\s?[,-]\s?)(?:huisnummer\s|nr\.?\s?)?\d{1,4}(?:\s?[a-zA-Z](?![\w]))?(?![\w.,]\d|\d))?)"
 )
+_HOUSE_NUMBER = re.compile(r"\bhuisnummer[\s:]+(\d{1,4}(?:\s?[a-zA-Z](?![\w]))?)(?!\d)", re.I)
 # Street-name endings that are not also endings of place names (Amsterdam, Eindhoven,
 # Heerenveen …): "In Amsterdam 12 deelnemers" is not an address.
+# RDW side codes 1-14: L a capital, D a digit. Side codes 4 and later use no vowels, but a
+# typed plate with one ("12-ABC-3") is still somebody's.
+PLATE_LAYOUTS = (
+    "LL-DD-DD", "DD-DD-LL", "DD-LL-DD", "LL-DD-LL", "LL-LL-DD", "DD-LL-LL", "DD-LLL-D",
+    "D-LLL-DD", "LL-DDD-L", "L-DDD-LL", "LLL-DD-L", "L-DD-LLL", "D-LL-DDD", "DDD-LL-D",
+)  # fmt: skip
+
+
+def _plate_pattern(separator: str) -> str:
+    """All 14 layouts as one alternation, groups joined by ``separator``."""
+    groups = (
+        ("".join("[A-Z]" if ch == "L" else r"\d" for ch in g) for g in layout.split("-")) for layout in PLATE_LAYOUTS
+    )
+    return "|".join(f"(?:{separator.join(g)})" for g in groups)
+
+
+_PLATE = re.compile(rf"(?<![\w-])(?:{_plate_pattern('-')})(?![\w-])")
+_PLATE_ANY_SEPARATOR = _plate_pattern(r"[\s-]?")
+_PLATE_IN_NAME = re.compile(rf"(?<![\w])(?:{_plate_pattern(' ')})(?![\w])")  # a file name upper-cased, '-' read as ' '
+_PLATE_LABELLED = re.compile(
+    rf"\b(?:kenteken|nummerplaat)(?:plaat|nummer)?[\s:]*(?:is\s+)?({_PLATE_ANY_SEPARATOR})(?![\w-])", re.I
+)
 _STREETS = "straat|laan|weg|plein|singel|gracht|kade|dijk|dreef|steeg|pad|plantsoen|markt|allee|boulevard"
 _STREET = re.compile(
     rf"\b((?:[A-Z][a-zà-ÿ'-]+\s)?[A-Z][a-zà-ÿ'-]*(?:{_STREETS}))\s+(?!(?:19|20)\d\d\b)(\d{{1,4}}(?:\s?[a-zA-Z](?![a-zA-Z]))?"
@@ -189,12 +229,16 @@ def _iban_spans(text: str) -> Iterable[tuple[int, int]]:
             yield m.start(), end
 
 
-def spans(text: str) -> list[tuple[int, int, str, str]]:
-    """(start, end, kind, hint) of every personal-data span in ``text``, without overlaps."""
+def spans(text: str, document: bool = False) -> list[tuple[int, int, str, str]]:
+    """(start, end, kind, hint) of every personal-data span in ``text``, without overlaps.
+
+    ``document``: the text is a document's, not typed by a user; names after a salutation that
+    mark a public person ("De heer Azmani (VVD)") stay (:mod:`kb.privacy.names`).
+    """
     found: list[tuple[int, int, str, str]] = []
     for m in _BSN_LABELLED.finditer(text):
         found.append((m.start(1), m.end(1), "bsn", _mask(m.group(1))))
-    for m in _BSN_BARE.finditer(text):
+    for m in (*_BSN_BARE.finditer(text), *_BSN_SPELLED.finditer(text)):
         if _ORGANISATION_NUMBER.search(text[max(0, m.start() - 14) : m.start()]):
             continue  # an RSIN or KvK number passes the 11-proef too, but is an organisation's
         if valid_bsn(re.sub(r"\D", "", m.group(1))):
@@ -219,8 +263,16 @@ def spans(text: str) -> list[tuple[int, int, str, str]]:
         if "postbus" in text[max(0, m.start() - 25) : m.start()].lower():
             continue  # a PO box postcode belongs to an organisation
         found.append((m.start(1), m.end(1), "postcode", m.group(1)[:1] + "*** **"))
+    for m in _HOUSE_NUMBER.finditer(text):
+        found.append((m.start(1), m.end(1), "address", "*" * len(m.group(1))))
     for m in _STREET.finditer(text):
         found.append((m.start(2), m.end(2), "address", m.group(1)[:1] + "… " + "*" * len(m.group(2))))
+    for m in _PLATE.finditer(text):
+        found.append((m.start(), m.end(), "plate", _mask(m.group(0), 1)))
+    for m in _PLATE_LABELLED.finditer(text):
+        found.append((m.start(1), m.end(1), "plate", _mask(m.group(1), 1)))
+    for start, end in name_spans(text, document):
+        found.append((start, end, "name", text[start] + "…"))
     found.sort(key=lambda s: (s[0], -s[1]))
     merged: list[tuple[int, int, str, str]] = []
     for span in found:
@@ -230,22 +282,25 @@ def spans(text: str) -> list[tuple[int, int, str, str]]:
     return merged
 
 
-def redact_text(text: str, where: str = "") -> tuple[str, list[Finding]]:
-    """``text`` with every personal-data span replaced by ``[BSN verwijderd]`` etc., and the findings."""
-    found = spans(text or "")
+def redact_text(text: str, where: str = "", document: bool = False) -> tuple[str, list[Finding]]:
+    """``text`` with every personal-data span replaced by ``[BSN verwijderd]`` etc., and the findings.
+
+    ``document=True`` for a document's text and metadata; typed text (questions, feedback) is the default.
+    """
+    found = spans(text or "", document)
     for start, end, kind, _hint in reversed(found):
         text = text[:start] + f"[{LABELS[kind]} verwijderd]" + text[end:]
     return text, [Finding(kind, where, hint) for _s, _e, kind, hint in found]
 
 
-def redact(text: str) -> str:
-    """``text`` with personal data replaced (for logs, feedback and questions)."""
-    return redact_text(text)[0]
+def redact(text: str, document: bool = False) -> str:
+    """``text`` with personal data replaced (for logs, feedback and questions; ``document`` for a document's text)."""
+    return redact_text(text, document=document)[0]
 
 
-def kinds_in(text: str) -> list[str]:
+def kinds_in(text: str, document: bool = False) -> list[str]:
     """The kinds of personal data in ``text``, first occurrence first (no values)."""
-    return list(dict.fromkeys(kind for _s, _e, kind, _h in spans(text or "")))
+    return list(dict.fromkeys(kind for _s, _e, kind, _h in spans(text or "", document)))
 
 
 def redact_name(name: str) -> str:
@@ -269,7 +324,12 @@ def _name_spans(name: str) -> list[tuple[int, int, str, str]]:
     the replacement keeps the length, so positions line up)."""
     found = []
     for variant in (name, name.title(), name.upper()):  # names are often all lower case
-        found += spans(variant.replace("_", " ")) + spans(re.sub(r"[_-]", " ", variant))
+        if len(variant) != len(name):
+            continue  # "ß".upper() is "SS": the positions would not line up
+        spaced = re.sub(r"[_-]", " ", variant)
+        found += spans(variant.replace("_", " ")) + spans(spaced)
+        found += [(m.start(), m.end(), "plate", "***") for m in _PLATE_IN_NAME.finditer(spaced)]
+        found += [(start, end, "name", "***") for start, end in name_spans(spaced, in_name=True)]
     found.sort(key=lambda s: (s[0], -s[1]))
     merged: list[tuple[int, int, str, str]] = []
     for span in found:
@@ -300,12 +360,12 @@ def guard_metadata(layer: dict[str, Any], origin: str) -> tuple[dict[str, Any], 
             out[key] = neutral_id(str(value))
             findings.extend(name_findings(str(value), where))
         elif isinstance(value, str):
-            out[key], found = redact_text(value, where)
+            out[key], found = redact_text(value, where, document=True)
             findings.extend(found)
         elif isinstance(value, list | tuple):
             items = []
             for item in value:
-                text, found = redact_text(str(item), where) if isinstance(item, str) else (item, [])
+                text, found = redact_text(str(item), where, document=True) if isinstance(item, str) else (item, [])
                 items.append(text)
                 findings.extend(found)
             out[key] = items
