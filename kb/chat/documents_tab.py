@@ -231,10 +231,10 @@ class DocumentsHandlers:
         request: gr.Request,
         progress=gr.Progress(),
     ):
+        session = admin_session(self.gate, request)
+        if session is None:  # before the try: without a login, nobody's temp files are touched
+            return NOT_LOGGED_IN, gr.skip(), gr.skip(), gr.skip(), None, False
         try:
-            session = admin_session(self.gate, request)
-            if session is None:
-                return NOT_LOGGED_IN, gr.skip(), gr.skip(), gr.skip(), None, False
             if not paths:
                 return "Kies eerst een of meer bestanden.", gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             pairs = [(Path(p), Path(p).name) for p in paths]
