@@ -26,11 +26,12 @@ def _settings(ctx: click.Context) -> Settings:
     return ctx.obj["settings"]
 
 
-def _open_kb(ctx: click.Context):
+def _open_kb(ctx: click.Context, log_questions: bool = False):
+    """The knowledge base of this command; ``log_questions``: its questions go into the question log."""
     from kb.service import build_kb
 
     if "kb" not in ctx.obj:
-        ctx.obj["kb"] = build_kb(_settings(ctx))
+        ctx.obj["kb"] = build_kb(_settings(ctx), log_questions=log_questions)
     return ctx.obj["kb"]
 
 
@@ -139,12 +140,26 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], meta: tuple[str, ...], r
 @click.option("--history", multiple=True, help="Eerdere vraag in het gesprek (herhaalbaar), voor vervolgvragen.")
 @click.option("--filter", "filters", multiple=True, help="Filter, bv. --filter kind=handreiking, cop=..., year=2023.")
 @click.option("-k", "k", type=click.IntRange(1, 100), default=None, help="Aantal op te halen passages (standaard 10).")
+@click.option(
+    "--log",
+    "log_question",
+    is_flag=True,
+    envvar="KB_ASK_LOG",
+    help="Zet de vraag (zonder persoonsgegevens) in het vragenlog voor 'kb gaps'; KB_QUESTION_LOG=off gaat voor "
+    "(KB_ASK_LOG).",
+)
 @click.pass_context
 def ask(
-    ctx: click.Context, question: str, as_json: bool, history: tuple[str, ...], filters: tuple[str, ...], k: int | None
+    ctx: click.Context,
+    question: str,
+    as_json: bool,
+    history: tuple[str, ...],
+    filters: tuple[str, ...],
+    k: int | None,
+    log_question: bool,
 ) -> None:
     """Stel een vraag; het antwoord citeert de bronnen met [1], [2], ..."""
-    kb = _open_kb(ctx)
+    kb = _open_kb(ctx, log_questions=log_question)
     answer = kb.ask(question, history=history, filters=_pairs(filters, "--filter"), k=k)
     if as_json:
         click.echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
@@ -242,7 +257,8 @@ def privacy_scan(ctx: click.Context, as_json: bool) -> None:
 @privacy.command("purge")
 @click.pass_context
 def privacy_purge(ctx: click.Context) -> None:
-    """Verwijder feedback ouder dan KB_FEEDBACK_DAYS en maak persoonsgegevens in de rest onleesbaar."""
+    """Verwijder feedback ouder dan KB_FEEDBACK_DAYS (en maak persoonsgegevens in de rest onleesbaar) en
+    vragen in het vragenlog ouder dan KB_QUESTION_LOG_DAYS."""
     from kb.erasure import purge
 
     result = purge(_settings(ctx.find_root()))
@@ -251,6 +267,8 @@ def privacy_purge(ctx: click.Context) -> None:
         f"Feedback: {result.deleted} beoordeling(en) verwijderd, {result.redacted} onleesbaar gemaakt "
         f"(bewaartermijn {kept})."
     )
+    kept = "zonder termijn (KB_QUESTION_LOG_DAYS=0)" if not result.question_days else f"{result.question_days} dagen"
+    click.echo(f"Vragenlog: {result.questions_deleted} vraag/vragen verwijderd (bewaartermijn {kept}).")
 
 
 @main.group()
@@ -407,7 +425,7 @@ def serve(ctx: click.Context, host: str, port: int, ingest: bool) -> None:
         evaluator_account(_settings(ctx))
     except KBError as exc:
         raise click.ClickException(str(exc)) from None
-    kb = _open_kb(ctx)
+    kb = _open_kb(ctx, log_questions=True)  # every chat question goes into the question log (KB_QUESTION_LOG)
     if importlib.util.find_spec("gradio") is None:  # an install without the chat app
         _terminal_chat(kb)
         return
