@@ -1,5 +1,5 @@
 """Kennislacunes (issue 21): the question log (privacy, retention, ratings), themes of unanswered
-questions (purity on a simulated log, status after an ingest) and the CLI.
+questions (purity on a simulated log, status after an ingest), the CLI and the tab's access checks.
 
 Real Chroma and the real e5 model where it matters (conftest's fixtures); the simulated log is
 :mod:`evals.gaps_simulation`.
@@ -13,6 +13,7 @@ import stat
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -263,3 +264,60 @@ def test_cli_gaps_json_and_markdown(tmp_path, simulated, monkeypatch):
     assert text.exit_code == 0 and "thema's" in text.output
     empty = runner.invoke(main, ["--data-dir", str(tmp_path / "leeg"), "gaps"])
     assert empty.exit_code == 1 and "nog geen vragenlog" in empty.output
+
+
+# -- the tab's handlers ----------------------------------------------------------------------------------
+def _request(token: str | None = None) -> SimpleNamespace:
+    return SimpleNamespace(
+        cookies={"kb_admin": token} if token else {}, client=SimpleNamespace(host="127.0.0.1"), session_hash="s1"
+    )
+
+
+def test_every_handler_of_the_tab_refuses_without_the_role(kb, settings, tmp_path):
+    """No cookie, a guessed one, and one that was logged out: every handler refuses (as a raw API call would be)."""
+    from kb.chat import gaps_tab
+    from kb.chat.audit import AuditLog
+    from kb.chat.auth import EVALUATOR, AdminCredentials, AdminGate
+
+    rng = np.random.default_rng(1)
+    log = QuestionLog(question_log_path(settings))
+    log.record_many(
+        {"question": f"Welke taalschool in Arnhem {n}?", "outcome": "abstained", "vector": v}
+        for n, v in enumerate(_unit(rng, np.eye(384)[3], 4))
+    )
+    accounts = [AdminCredentials("evaluator-test", "een-lang-test-wachtwoord", EVALUATOR)]
+    gate = AdminGate(accounts, 30, AuditLog(tmp_path / "audit.jsonl"))
+    tab = gaps_tab.GapsTab(kb, settings, gate)
+    logged_out = gate.login("evaluator-test", "een-lang-test-wachtwoord", "127.0.0.1").token
+    gate.logout(logged_out, "127.0.0.1")
+    filters = ("", "", ["abstained", "weak", "down"], "")
+    for request in (_request(), _request("geraden"), _request(logged_out)):
+        assert gaps_tab.gaps_show(tab, *filters, request) == (gaps_tab.NOT_LOGGED_IN, "", [], [], [])
+        assert gaps_tab.gaps_theme(tab, *filters, "thema-1", request) == gaps_tab.NOT_LOGGED_IN
+        assert gaps_tab.gaps_export(tab, *filters, "csv", request) == (None, gaps_tab.NOT_LOGGED_IN)
+        assert gaps_tab.gaps_draft_questions(tab, *filters, "thema-1", request) == gaps_tab.NOT_LOGGED_IN
+        assert gaps_tab.gaps_after_login(tab, request)[:2] == (True, False)
+    token = gate.login("evaluator-test", "een-lang-test-wachtwoord", "127.0.0.1").token
+    message, _summary, rows, _chart, choices = gaps_tab.gaps_show(tab, *filters, _request(token))
+    assert message == "" and len(rows) == 1 and choices
+    path, message = gaps_tab.gaps_export(tab, *filters, "markdown", _request(token))
+    assert Path(path).read_text(encoding="utf-8").startswith("# Kennislacunes")
+    drafted = gaps_tab.gaps_draft_questions(tab, *filters, choices[0][1], _request(token))
+    assert "4 conceptvraag" in drafted, drafted
+    lines = (settings.data_dir / "evals" / "questions" / "kennislacunes.jsonl").read_text(encoding="utf-8")
+    assert {json.loads(line)["type"] for line in lines.splitlines()} == {"unanswerable"}
+
+
+def test_the_tab_builds(kb, settings, tmp_path):
+    import gradio as gr
+
+    from kb.chat.audit import AuditLog
+    from kb.chat.auth import EVALUATOR, AdminCredentials, AdminGate
+    from kb.chat.gaps_tab import build_gaps_tab
+
+    gate = AdminGate(
+        [AdminCredentials("evaluator-test", "een-lang-test-wachtwoord", EVALUATOR)], 30, AuditLog(tmp_path / "a")
+    )
+    with gr.Blocks() as demo, gr.Tab("Kennislacunes") as tab:
+        build_gaps_tab(kb, settings, gate, tab)
+    assert any(getattr(block, "elem_id", None) == "kb-gaps-chart" for block in demo.blocks.values())
