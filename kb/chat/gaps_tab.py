@@ -53,7 +53,8 @@ class GapsTab:
         return QuestionLog(path, self.settings.question_log_days) if path.exists() else None
 
     def report(self, since: str, until: str, kinds: list[str] | None, cop: str) -> GapReport:
-        """The report for these filters; rebuilt when the log or the index changed (or a day passed)."""
+        """The report for these filters; rebuilt when the log or the index changed, a day passed, or not
+        every theme's status was checked yet (each report asks a limited number of questions again)."""
         log = self.log()
         if log is None:
             raise KBError(NO_LOG_NL)
@@ -66,7 +67,8 @@ class GapsTab:
             report = build_gap_report(
                 log, self.kb, _day(since, "Van"), _day(until, "Tot"), kinds or GAP_KINDS, cop or ""
             )
-            self.reports[key] = (state, report)
+            if all(t.checked for t in report.themes):  # otherwise the next report asks the next themes again
+                self.reports[key] = (state, report)
             return report
 
 
