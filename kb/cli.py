@@ -480,10 +480,11 @@ def gaps(
 
 def _print_gaps(report) -> None:
     from kb.gaps import STATUS_ANSWERED
+    from kb.gaps.export import themes_nl
 
     click.echo(
         f"{report.since:%Y-%m-%d} – {report.until:%Y-%m-%d}: {report.questions} vragen, {report.gaps} zonder goed "
-        f"antwoord, {len(report.themes)} thema's, {report.loose} losse vragen."
+        f"antwoord, {themes_nl(len(report.themes))}, {report.loose} losse vragen."
     )
     for theme in report.themes:
         status = theme.status

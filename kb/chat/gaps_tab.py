@@ -10,6 +10,7 @@ functions only lay out and wire. The report itself is :mod:`kb.gaps`; drafting e
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import tempfile
 import threading
@@ -23,6 +24,7 @@ from kb.chat.login import LOGIN_JS, LOGOUT_JS, admin_session, client_address, lo
 from kb.config import Settings
 from kb.errors import KBError
 from kb.gaps import GAP_KINDS, KIND_NL, STATUS_ANSWERED, GapReport, Theme, build_gap_report, report_csv, report_markdown
+from kb.gaps.export import themes_nl
 from kb.questions_log import QuestionLog, question_log_path
 from kb.service import KnowledgeBase
 
@@ -110,7 +112,7 @@ def chart_rows(report: GapReport) -> list[dict[str, Any]]:
 def summary_markdown(report: GapReport) -> str:
     return (
         f"**{report.since:%Y-%m-%d} – {report.until:%Y-%m-%d}**: {report.questions} vragen gesteld, "
-        f"{report.gaps} zonder goed antwoord, **{len(report.themes)} thema's**, {report.loose} losse vragen."
+        f"{report.gaps} zonder goed antwoord, **{themes_nl(len(report.themes))}**, {report.loose} losse vragen."
     )
 
 
@@ -185,6 +187,8 @@ def gaps_draft_questions(
     session = _allowed(tab, request)
     if session is None:
         return NOT_LOGGED_IN
+    if importlib.util.find_spec("evals") is None:  # a bare install of kb, without the checkout's evals
+        return "Conceptvragen maken kan alleen met het pakket 'evals' (in de checkout van dit project)."
     from evals import workspace
     from evals.errors import EvalError
     from evals.from_gaps import append_theme_questions

@@ -81,7 +81,7 @@ def report_markdown(report: GapReport) -> str:
         "",
         f"Periode {_date(report.since)} t/m {_date(report.until - timedelta(seconds=1))}{cop}: "
         f"{report.questions} vragen gesteld, {report.gaps} zonder goed antwoord "
-        f"({', '.join(KIND_NL[k] for k in report.kinds)}); {len(report.themes)} thema's, "
+        f"({', '.join(KIND_NL[k] for k in report.kinds)}); {themes_nl(len(report.themes))}, "
         f"{report.loose} losse vragen. Trend: vergeleken met {_date(report.previous_since)} t/m "
         f"{_date(report.since - timedelta(seconds=1))}.",
         "",
@@ -105,6 +105,11 @@ def report_markdown(report: GapReport) -> str:
             lines += ["", "Documenten die het dichtst in de buurt komen:"]
             lines += [f"- {_md(d.title or d.doc_id)} (`{d.doc_id}`, {d.score:.2f})" for d in t.documents]
     return "\n".join(lines) + "\n"
+
+
+def themes_nl(count: int) -> str:
+    """``1 thema``, ``3 thema's``."""
+    return f"{count} thema" if count == 1 else f"{count} thema's"
 
 
 def _md(text: str) -> str:
