@@ -34,7 +34,7 @@ def main() -> int:
         evaluator_account(settings)  # the evaluator's too
         from kb.service import build_kb
 
-        kb = build_kb(settings)
+        kb = build_kb(settings, log_questions=True)  # chat questions go into the question log (KB_QUESTION_LOG)
         launch(kb, host=settings.host, port=settings.port, ingest_corpus=True, admin=admin)
     except KBError as exc:
         print(f"Fout: {exc}", file=sys.stderr)

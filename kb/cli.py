@@ -1,4 +1,4 @@
-"""The ``kb`` command line: ingest, ask, docs, privacy, feedback, export/import, serve."""
+"""The ``kb`` command line: ingest, ask, docs, privacy, feedback, gaps, export/import, serve."""
 
 from __future__ import annotations
 
@@ -26,11 +26,12 @@ def _settings(ctx: click.Context) -> Settings:
     return ctx.obj["settings"]
 
 
-def _open_kb(ctx: click.Context):
+def _open_kb(ctx: click.Context, log_questions: bool = False):
+    """The knowledge base of this command; ``log_questions``: its questions go into the question log."""
     from kb.service import build_kb
 
     if "kb" not in ctx.obj:
-        ctx.obj["kb"] = build_kb(_settings(ctx))
+        ctx.obj["kb"] = build_kb(_settings(ctx), log_questions=log_questions)
     return ctx.obj["kb"]
 
 
@@ -139,12 +140,26 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], meta: tuple[str, ...], r
 @click.option("--history", multiple=True, help="Eerdere vraag in het gesprek (herhaalbaar), voor vervolgvragen.")
 @click.option("--filter", "filters", multiple=True, help="Filter, bv. --filter kind=handreiking, cop=..., year=2023.")
 @click.option("-k", "k", type=click.IntRange(1, 100), default=None, help="Aantal op te halen passages (standaard 10).")
+@click.option(
+    "--log",
+    "log_question",
+    is_flag=True,
+    envvar="KB_ASK_LOG",
+    help="Zet de vraag (zonder persoonsgegevens) in het vragenlog voor 'kb gaps'; KB_QUESTION_LOG=off gaat voor "
+    "(KB_ASK_LOG).",
+)
 @click.pass_context
 def ask(
-    ctx: click.Context, question: str, as_json: bool, history: tuple[str, ...], filters: tuple[str, ...], k: int | None
+    ctx: click.Context,
+    question: str,
+    as_json: bool,
+    history: tuple[str, ...],
+    filters: tuple[str, ...],
+    k: int | None,
+    log_question: bool,
 ) -> None:
     """Stel een vraag; het antwoord citeert de bronnen met [1], [2], ..."""
-    kb = _open_kb(ctx)
+    kb = _open_kb(ctx, log_questions=log_question)
     answer = kb.ask(question, history=history, filters=_pairs(filters, "--filter"), k=k)
     if as_json:
         click.echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
@@ -242,7 +257,8 @@ def privacy_scan(ctx: click.Context, as_json: bool) -> None:
 @privacy.command("purge")
 @click.pass_context
 def privacy_purge(ctx: click.Context) -> None:
-    """Verwijder feedback ouder dan KB_FEEDBACK_DAYS en maak persoonsgegevens in de rest onleesbaar."""
+    """Verwijder feedback ouder dan KB_FEEDBACK_DAYS (en maak persoonsgegevens in de rest onleesbaar) en
+    vragen in het vragenlog ouder dan KB_QUESTION_LOG_DAYS."""
     from kb.erasure import purge
 
     result = purge(_settings(ctx.find_root()))
@@ -251,6 +267,8 @@ def privacy_purge(ctx: click.Context) -> None:
         f"Feedback: {result.deleted} beoordeling(en) verwijderd, {result.redacted} onleesbaar gemaakt "
         f"(bewaartermijn {kept})."
     )
+    kept = "zonder termijn (KB_QUESTION_LOG_DAYS=0)" if not result.question_days else f"{result.question_days} dagen"
+    click.echo(f"Vragenlog: {result.questions_deleted} vraag/vragen verwijderd (bewaartermijn {kept}).")
 
 
 @main.group()
@@ -356,6 +374,131 @@ def feedback_to_question(
     )
 
 
+GAP_KINDS_CLI = ("abstained", "weak", "down")  # kb.gaps.GAP_KINDS, without importing it for every command
+
+
+@main.command()
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    envvar="KB_GAPS_SINCE",
+    default=None,
+    help="Begin van de periode, JJJJ-MM-DD (standaard 90 dagen terug); de trend vergelijkt met de even lange "
+    "periode ervoor (KB_GAPS_SINCE).",
+)
+@click.option(
+    "--until",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    envvar="KB_GAPS_UNTIL",
+    default=None,
+    help="Einde van de periode, JJJJ-MM-DD, die dag niet meegerekend (standaard: nu) (KB_GAPS_UNTIL).",
+)
+@click.option(
+    "--kind",
+    "kinds",
+    multiple=True,
+    type=click.Choice(GAP_KINDS_CLI),
+    envvar="KB_GAPS_KIND",
+    help="Alleen deze soort (herhaalbaar): abstained (geen antwoord), weak (zwak antwoord), down (👎); "
+    "standaard alle drie (KB_GAPS_KIND).",
+)
+@click.option("--cop", default="", envvar="KB_GAPS_COP", help="Alleen vragen gesteld met dit CoP-filter (KB_GAPS_COP).")
+@click.option(
+    "--json", "as_json", is_flag=True, envvar="KB_GAPS_JSON", help="Schrijf het rapport als JSON (KB_GAPS_JSON)."
+)
+@click.option(
+    "--markdown",
+    "markdown_out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="KB_GAPS_MARKDOWN",
+    default=None,
+    help="Schrijf het rapport ook als Markdown naar dit bestand, voor een CoP-bijeenkomst (KB_GAPS_MARKDOWN).",
+)
+@click.option(
+    "--csv",
+    "csv_out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="KB_GAPS_CSV",
+    default=None,
+    help="Schrijf de thema's ook als CSV naar dit bestand (KB_GAPS_CSV).",
+)
+@click.option(
+    "--no-recheck",
+    is_flag=True,
+    envvar="KB_GAPS_NO_RECHECK",
+    help="Stel de vragen van de thema's niet opnieuw aan de kennisbank (sneller; geen 'nu beantwoord') "
+    "(KB_GAPS_NO_RECHECK).",
+)
+@click.pass_context
+def gaps(
+    ctx: click.Context,
+    since,
+    until,
+    kinds: tuple[str, ...],
+    cop: str,
+    as_json: bool,
+    markdown_out: Path | None,
+    csv_out: Path | None,
+    no_recheck: bool,
+) -> None:
+    """Kennislacunes: thema's van vragen die de kennisbank niet (goed) kon beantwoorden, uit het vragenlog."""
+    from datetime import UTC
+
+    from kb.gaps import build_gap_report, report_csv, report_markdown
+    from kb.questions_log import QuestionLog, question_log_path
+
+    settings = _settings(ctx)
+    path = question_log_path(settings)
+    if not path.exists():
+        off = " (KB_QUESTION_LOG=off)" if settings.question_log == "off" else ""
+        raise click.ClickException(
+            f"Er is nog geen vragenlog{off}. Vragen uit de chat-app komen er vanzelf in; vanaf de "
+            "opdrachtregel met 'kb ask --log \"...\"'."
+        )
+    if since and until and until <= since:
+        raise click.BadParameter("--until moet na --since liggen.", param_hint="--until")
+    log = QuestionLog(path, settings.question_log_days)
+    log.purge()
+    report = build_gap_report(
+        log,
+        _open_kb(ctx),
+        since=since.replace(tzinfo=UTC) if since else None,
+        until=until.replace(tzinfo=UTC) if until else None,
+        kinds=kinds or GAP_KINDS_CLI,
+        cop=cop,
+        recheck=not no_recheck,
+    )
+    for target, text in ((markdown_out, report_markdown), (csv_out, report_csv)):
+        if target is not None:
+            target.write_text(text(report), encoding="utf-8")
+            click.echo(f"Geschreven: {target}", err=True)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+        return
+    _print_gaps(report)
+
+
+def _print_gaps(report) -> None:
+    from kb.gaps import STATUS_ANSWERED
+    from kb.gaps.export import themes_nl
+
+    click.echo(
+        f"{report.since:%Y-%m-%d} – {report.until:%Y-%m-%d}: {report.questions} vragen, {report.gaps} zonder goed "
+        f"antwoord, {themes_nl(len(report.themes))}, {report.loose} losse vragen."
+    )
+    for theme in report.themes:
+        status = theme.status
+        if theme.status == STATUS_ANSWERED and theme.answered_by:
+            status += f" door {theme.answered_by.doc_id}"
+            if theme.answered_since:
+                status += f" (sinds {theme.answered_since:%Y-%m-%d})"
+        click.echo(f"\n{theme.label}  [{theme.size} vragen, trend {theme.trend}, {status}]")
+        for question in theme.examples:
+            click.echo(f"  – {question}")
+        if theme.documents:
+            click.echo(f"  dichtstbij: {', '.join(d.doc_id for d in theme.documents)}")
+
+
 @main.command("export")
 @click.argument("target", type=click.Path(path_type=Path, dir_okay=False))
 @click.pass_context
@@ -407,7 +550,7 @@ def serve(ctx: click.Context, host: str, port: int, ingest: bool) -> None:
         evaluator_account(_settings(ctx))
     except KBError as exc:
         raise click.ClickException(str(exc)) from None
-    kb = _open_kb(ctx)
+    kb = _open_kb(ctx, log_questions=True)  # every chat question goes into the question log (KB_QUESTION_LOG)
     if importlib.util.find_spec("gradio") is None:  # an install without the chat app
         _terminal_chat(kb)
         return

@@ -41,6 +41,16 @@ DOCUMENTED: dict[str, tuple[str, str]] = {
         "Days a feedback rating is kept; older ones are deleted when the app starts and by "
         "`kb privacy purge`. `0` keeps them without limit.",
     ),
+    "KB_QUESTION_LOG": (
+        "on",
+        "The question log behind the Kennislacunes report (`kb gaps`): every chat question, redacted, with "
+        "whether it was answered, the evidence score, cited documents, filters and rating; `off` records nothing.",
+    ),
+    "KB_QUESTION_LOG_DAYS": (
+        "180",
+        "Days a logged question is kept; older ones are deleted when the app starts, once a day while it runs, "
+        "before every report and by `kb privacy purge`. `0` keeps them without limit.",
+    ),
     "KB_ADMIN_USER": (
         "",
         "Login for the Documents tab (a CoP-trekker); without it and its password, uploads are disabled.",
@@ -155,6 +165,8 @@ class Settings:
     max_question_chars: int = 1000
     pii_policy: str = "redact"
     feedback_days: int = 90
+    question_log: str = "on"
+    question_log_days: int = 180
     source_max_age_years: int = 3
     admin_idle_minutes: int = 30
     admin_user: str = ""
@@ -191,6 +203,8 @@ class Settings:
             max_question_chars=_int("KB_MAX_QUESTION_CHARS", env, minimum=10),
             pii_policy=_choice("KB_PII_POLICY", env, ("redact", "refuse", "off")),
             feedback_days=_int("KB_FEEDBACK_DAYS", env, minimum=0),
+            question_log=_choice("KB_QUESTION_LOG", env, ("on", "off")),
+            question_log_days=_int("KB_QUESTION_LOG_DAYS", env, minimum=0),
             source_max_age_years=_int("KB_SOURCE_MAX_AGE_YEARS", env, minimum=0),
             admin_idle_minutes=_int("KB_ADMIN_IDLE_MINUTES", env),
             admin_user=_env("KB_ADMIN_USER", env),

@@ -7,7 +7,7 @@ the document (``kb docs remove ID``) and ingest a cleaned version. Documents ind
 the guard knew a form (or with ``KB_PII_POLICY=off``) are what it finds.
 
 ``kb privacy purge`` (and the app at start-up) deletes feedback older than ``KB_FEEDBACK_DAYS``
-and redacts what stays.
+and redacts what stays, and deletes logged questions older than ``KB_QUESTION_LOG_DAYS``.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from kb.config import Settings
 from kb.feedback import feedback_path, purge_feedback
 from kb.index.store import ChunkStore
 from kb.privacy.pii import LABELS, kinds_in, name_findings
+from kb.questions_log import purge_question_log
 
 # metadata fields that hold text from the document or its sidecar (hashes and numbers do not)
 TEXT_FIELDS = (
@@ -72,12 +73,16 @@ def scan_index(store: ChunkStore) -> list[IndexFinding]:
 
 @dataclass(frozen=True)
 class PurgeResult:
-    deleted: int
+    deleted: int  # feedback ratings
     redacted: int
     days: int
+    questions_deleted: int = 0  # entries of the question log
+    question_days: int = 0
 
 
 def purge(settings: Settings, now: datetime | None = None) -> PurgeResult:
-    """Apply ``KB_FEEDBACK_DAYS`` to the feedback file and redact the ratings that stay."""
+    """Apply ``KB_FEEDBACK_DAYS`` to the feedback file (and redact the ratings that stay) and
+    ``KB_QUESTION_LOG_DAYS`` to the question log."""
     deleted, redacted = purge_feedback(feedback_path(settings), settings.feedback_days, now)
-    return PurgeResult(deleted, redacted, settings.feedback_days)
+    questions = purge_question_log(settings, now)
+    return PurgeResult(deleted, redacted, settings.feedback_days, questions, settings.question_log_days)

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import secrets
+import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -25,7 +27,10 @@ from kb.config import Settings
 from kb.nl.text import fold, normalize_whitespace, split_sentences, tokenize
 from kb.privacy.pii import redact
 from kb.privacy.private_files import open_private
+from kb.questions_log import QUESTION_LOG_FILE, rate_logged_question
 from kb.records import Answer
+
+log = logging.getLogger(__name__)
 
 RATINGS = ("up", "down")
 MAX_COMMENT_CHARS = 2000
@@ -143,13 +148,16 @@ def record_feedback(
     history: Sequence[str] = (),
     passages: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
-    """Append one rating to ``path`` and return the record that was written (redacted)."""
+    """Append one rating to ``path`` and return the record that was written (redacted).
+
+    The rating is also attached to the question in the question log beside ``path``, if there is one."""
     if rating not in RATINGS:
         raise ValueError(f"rating must be one of {RATINGS}, not {rating!r}")
+    moment = now or datetime.now(UTC)
     record = _redacted(
         {
             "id": new_feedback_id(),
-            "timestamp": (now or datetime.now(UTC)).isoformat(timespec="seconds"),
+            "timestamp": moment.isoformat(timespec="seconds"),
             "question": question,
             "history": list(history),
             "answer": answer_text,
@@ -162,6 +170,10 @@ def record_feedback(
     line = json.dumps(record, ensure_ascii=False) + "\n"
     with _write_lock, open_private(path, "a") as fh:
         fh.write(line)
+    try:
+        rate_logged_question(path.with_name(QUESTION_LOG_FILE), record["question"], rating, record["doc_ids"], moment)
+    except (sqlite3.Error, OSError) as exc:
+        log.warning("rating not attached to the question log (%s)", type(exc).__name__)
     return record
 
 

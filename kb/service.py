@@ -12,6 +12,7 @@ store in the pipeline and builds on ``kb``'s records, store and text rules, so t
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
@@ -39,6 +40,7 @@ from kb.index.store import ChunkStore, StoredDocument, open_store
 from kb.nl.text import relevant_history
 from kb.privacy.pii import LABELS, kinds_in, redact
 from kb.privacy.private_files import private_dir, tighten
+from kb.questions_log import QuestionLog, outcome_of
 from kb.records import Answer, Answered, AskEvent, Citation, IngestReport, Passage, Retrieved
 from kb.search.retrieve import FILTER_KEYS, HybridRetriever
 from kb.validity import caveat
@@ -58,6 +60,7 @@ class KnowledgeBase:
         answerer: ExtractiveAnswerer,
         generator: GenerativeAnswerer | None = None,
         today: Callable[[], date] = date.today,
+        question_log: QuestionLog | None = None,
     ) -> None:
         self.settings = settings
         self.today = today  # the caveats' "older than" and "not yet valid" are relative to today
@@ -66,6 +69,7 @@ class KnowledgeBase:
         self.retriever = retriever
         self.answerer = answerer
         self.generator = generator
+        self.question_log = question_log  # None: questions are not recorded (KB_QUESTION_LOG=off, evals, tests)
 
     @classmethod
     def open(
@@ -195,11 +199,14 @@ class KnowledgeBase:
         history: Iterable[str] = (),
         filters: dict[str, Any] | None = None,
         k: int | None = None,
+        record: bool = True,
     ) -> Iterator[AskEvent]:
         """Answer a question step by step: :class:`~kb.records.Retrieved`, then (with a language
         model) :class:`~kb.records.DraftDelta` as the unverified text streams in, last
         :class:`~kb.records.Answered` with the answer :meth:`ask` returns.
 
+        The answered question goes into the question log when this knowledge base has one and
+        ``record`` is true (the gap report asks again with ``record=False``).
         Bad input (:class:`~kb.errors.QuestionError`) is raised when the first event is asked for.
         """
         started = time.perf_counter()
@@ -213,9 +220,8 @@ class KnowledgeBase:
             timings["condense_ms"] = (time.perf_counter() - started) * 1000
         search, search_history = (standalone, []) if standalone else (question, history)
         retrieving = time.perf_counter()
-        passages = self.retriever.retrieve(
-            search, k or self.settings.top_k, self.resolve_filters(filters), search_history
-        )
+        resolved = self.resolve_filters(filters)
+        passages = self.retriever.retrieve(search, k or self.settings.top_k, resolved, search_history)
         timings["retrieve_ms"] = (time.perf_counter() - retrieving) * 1000
         yield Retrieved(passages, standalone)
         if self.generator:
@@ -231,22 +237,43 @@ class KnowledgeBase:
             drafted.abstained,
             len(drafted.citations),
         )
-        yield Answered(
-            Answer(
-                question,
-                drafted.text,
-                drafted.abstained,
-                citations,
-                passages,
-                latency,
-                drafted.confidence,
-                mode=drafted.mode,
-                notice=" ".join(n for n in (privacy_notice, drafted.notice) if n),
-                claims=drafted.claims,
-                standalone_question=standalone,
-                timings={**timings, **drafted.timings},
-            )
+        answer = Answer(
+            question,
+            drafted.text,
+            drafted.abstained,
+            citations,
+            passages,
+            latency,
+            drafted.confidence,
+            mode=drafted.mode,
+            notice=" ".join(n for n in (privacy_notice, drafted.notice) if n),
+            claims=drafted.claims,
+            standalone_question=standalone,
+            timings={**timings, **drafted.timings},
         )
+        if record:
+            self.log_question(answer, resolved)
+        yield Answered(answer)
+
+    def log_question(self, answer: Answer, filters: dict[str, Any]) -> None:
+        """Record ``answer``'s question in the question log (if any); a failing log never fails the answer."""
+        if self.question_log is None:
+            return
+        outcome = outcome_of(answer.abstained, answer.confidence, self.answerer.abstain_below)
+        asked = answer.standalone_question or answer.question  # a follow-up as the language model rewrote it
+        try:
+            vector = None if outcome == "answered" else self.embed_model.get_query_embedding(asked)
+            self.question_log.record(
+                asked,
+                outcome,
+                answer.confidence,
+                [c.doc_id for c in answer.citations],
+                filters,
+                self.store.generation(),
+                vector,
+            )
+        except (sqlite3.Error, OSError) as exc:
+            log.warning("question not logged (%s)", type(exc).__name__)
 
     def ask(
         self,
@@ -254,13 +281,14 @@ class KnowledgeBase:
         history: Iterable[str] = (),
         filters: dict[str, Any] | None = None,
         k: int | None = None,
+        record: bool = True,
     ) -> Answer:
         """Answer a question from the sources, with citations; abstains when they don't answer it.
 
         The last event of :meth:`ask_stream`; with a language model, a follow-up is first
         rewritten into a standalone question.
         """
-        for event in self.ask_stream(question, history, filters, k):
+        for event in self.ask_stream(question, history, filters, k, record):
             if isinstance(event, Answered):
                 return event.answer
         raise AssertionError("ask_stream ended without an answer")
@@ -275,6 +303,7 @@ def build_kb(
     retriever_options: dict[str, Any] | None = None,
     answer_config: AnswerConfig | None = None,
     llm: LLM | None = None,
+    log_questions: bool = False,
 ) -> KnowledgeBase:
     """The knowledge base for ``settings``; each override replaces one part that is otherwise
     made from the settings.
@@ -287,6 +316,8 @@ def build_kb(
     - ``answer_config``: the extractive answerer's settings.
     - ``llm``: the language model instead of ``KB_LLM``; with ``KB_LLM=off`` and none given,
       answers stay extractive.
+    - ``log_questions``: record the questions in the question log (the chat app, ``kb ask --log``);
+      ``KB_QUESTION_LOG=off`` still wins. Opening the log applies its retention.
     """
     if retriever is not None and retriever_options:
         raise ValueError("give a retriever or retriever_options, not both")
@@ -313,4 +344,5 @@ def build_kb(
         config = GenerationConfig(settings.llm_sources, retries=settings.llm_retries, timeout=settings.llm_timeout)
         verifier = CitationVerifier(embed_model, retriever.idf, vectors=vectors)
         generator = GenerativeAnswerer(llm, verifier, answerer, config)
-    return KnowledgeBase(settings, embed_model, store, retriever, answerer, generator)
+    question_log = QuestionLog.open(settings) if log_questions else None
+    return KnowledgeBase(settings, embed_model, store, retriever, answerer, generator, question_log=question_log)

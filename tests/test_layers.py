@@ -26,7 +26,7 @@ LAYERS: dict[str, tuple[int, tuple[str, ...]]] = {
     "ingest": (5, ("ingest",)),
     "search": (5, ("kb.search",)),
     "answer": (6, ("kb.answer",)),
-    "facade": (7, ("kb.service", "kb.feedback", "kb.erasure")),
+    "facade": (7, ("kb.service", "kb.feedback", "kb.erasure", "kb.questions_log", "kb.gaps")),
     "evals": (8, ("evals",)),
     "app": (8, ("kb.chat", "kb.cli")),
 }

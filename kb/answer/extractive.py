@@ -144,6 +144,12 @@ class ExtractiveAnswerer:
     def keep_ratio(self) -> float:
         return self.reader_use.keep_ratio if self.reader_use is not None else self.model.keep_ratio
 
+    @property
+    def abstain_below(self) -> float:
+        """The answerability under which this answerer abstains (the reader's when it reads)."""
+        with_reader = self.reader is not None and self.reader_use is not None
+        return self.reader_use.abstain_below if with_reader else self.model.abstain_below
+
     def _weights(self, question: str, history: list[str] | tuple[str, ...]) -> dict[str, float]:
         weights = weighted_terms(question)
         for earlier in list(history)[-2:]:

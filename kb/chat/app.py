@@ -112,6 +112,7 @@ def create_app(
     from kb.chat.chat_tab import build_chat_tab
     from kb.chat.documents_tab import build_documents_tab
     from kb.chat.eval_tab import build_eval_tab, eval_tab_available
+    from kb.chat.gaps_tab import build_gaps_tab
 
     if gate is None:
         gate = admin_gate(AdminCredentials.from_settings(settings) if admin is _FROM_SETTINGS else admin, settings)
@@ -127,6 +128,8 @@ def create_app(
             if eval_tab_available():
                 with gr.Tab("Evaluatie", id="evaluation") as eval_tab:
                     build_eval_tab(kb, settings, gate, eval_tab)
+            with gr.Tab("Kennislacunes", id="gaps") as gaps_tab:
+                build_gaps_tab(kb, settings, gate, gaps_tab)
     return demo
 
 
