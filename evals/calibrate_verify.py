@@ -19,11 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
+from evals.paths import EVALS_DIR
 from kb.answer.llm.verify import CitationVerifier, VerifyConfig
 from kb.config import Settings
 from kb.records import Passage
 
-CLAIMS = Path(__file__).with_name("claims.jsonl")
+CLAIMS = EVALS_DIR / "claims.jsonl"
 
 
 @dataclass(frozen=True)

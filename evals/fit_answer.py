@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from evals import metrics
+from evals.paths import CORPUS, FIT_INDEX, GROWTH, REPO
 from evals.questions import Question, load_questions
 from evals.split import QUESTION_FILES, select_split
 from kb.answer.extractive import ExtractiveAnswerer
@@ -41,8 +42,6 @@ from kb.nl.text import normalize_whitespace, relevant_history
 from kb.offline import apply_offline_env
 from kb.service import KnowledgeBase, build_kb
 
-REPO = Path(__file__).resolve().parent.parent
-GROWTH = (REPO.parent / "shared" / "growth", REPO / "evals" / "growth")
 C_SENTENCE = 1.0
 C_QUESTION = 0.3
 KEEP_RATIOS = (0.3, 0.5, 0.7, 0.9)
@@ -144,7 +143,7 @@ def choose_threshold(p_answerable: np.ndarray, answerable: np.ndarray) -> tuple[
 def main(argv: list[str] | None = None) -> int:
     apply_offline_env()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--index-dir", type=Path, default=REPO / "evals" / "runs" / "fit-index")
+    parser.add_argument("--index-dir", type=Path, default=FIT_INDEX)
     parser.add_argument("--grow", type=Path, action="append", default=None)
     parser.add_argument("--out", type=Path, default=MODEL_PATH)
     args = parser.parse_args(argv)
@@ -156,9 +155,9 @@ def main(argv: list[str] | None = None) -> int:
             questions.extend(load_questions(path))
     dev = select_split(questions, "dev")
     embedding = load_embedding("e5")
-    kbs = [("sample", _open(args.index_dir, "sample", [REPO / "corpus"], embedding))]
+    kbs = [("sample", _open(args.index_dir, "sample", [CORPUS], embedding))]
     if grow:
-        kbs.append(("grown", _open(args.index_dir, "grown", [REPO / "corpus", *grow], embedding)))
+        kbs.append(("grown", _open(args.index_dir, "grown", [CORPUS, *grow], embedding)))
     rows = collect(kbs, dev)
 
     # 1. sentence model

@@ -18,7 +18,8 @@ import sys
 from pathlib import Path
 
 from evals import metrics
-from evals.fit_answer import GROWTH, REPO, _open
+from evals.fit_answer import _open
+from evals.paths import CORPUS, FIT_INDEX, GROWTH
 from evals.questions import load_questions
 from evals.split import QUESTION_FILES, select_split
 from kb.embeddings import load_embedding
@@ -44,14 +45,14 @@ class _CachedQueries:
 def main(argv: list[str] | None = None) -> int:
     apply_offline_env()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--index-dir", type=Path, default=REPO / "evals" / "runs" / "fit-index")
+    parser.add_argument("--index-dir", type=Path, default=FIT_INDEX)
     args = parser.parse_args(argv)
     questions = [q for path in QUESTION_FILES if path.is_file() for q in load_questions(path)]
     dev = [q for q in select_split(questions, "dev") if q.answerable]
     embedding = load_embedding("e5")
     grow = [g for g in GROWTH if g.is_dir()]
-    phases = [("sample", _open(args.index_dir, "sample", [REPO / "corpus"], embedding))]
-    phases.append(("grown", _open(args.index_dir, "grown", [REPO / "corpus", *grow], embedding)))
+    phases = [("sample", _open(args.index_dir, "sample", [CORPUS], embedding))]
+    phases.append(("grown", _open(args.index_dir, "grown", [CORPUS, *grow], embedding)))
     cached = _CachedQueries(embedding[0])  # every option set asks the same questions: embed each once
     results = []
     for values in itertools.product(*GRID.values()):
