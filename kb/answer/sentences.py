@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kb.nl.question import DEFINITION_OPENERS, LIST_OPENERS, QUANTITY_WORDS, question_kind  # noqa: F401  (re-read by the answerer)
+from kb.nl.terms import coverage_weights as weighted_terms  # noqa: F401  (the answerer's name for it)
 from kb.nl.text import STOPWORDS, WORD, fold, split_sentences, stem_word, term_match
-from kb.nl.words import compound_parts, is_english, rarity
+from kb.nl.words import compound_parts
 from kb.records import Passage
 
-ENGLISH_WEIGHT = 0.1  # English words in a question cannot match Dutch text: they barely count
 MODEL_PATH = Path(__file__).resolve().parents[1] / "data" / "answer_model.json"
 NUMBER_WORDS = {"een", "twee", "drie", "vier", "vijf", "zes", "zeven", "acht", "negen", "tien", "twaalf", "twintig",
                 "dertig", "veertig", "vijftig", "zestig", "honderd", "duizend", "helft", "procent"}  # fmt: skip
@@ -55,18 +55,6 @@ QUESTION_FEATURES = (
     "max_missing",  # the weight of the most specific question word found nowhere ("kinderbijslag")
     "best_sentence_dense",  # the highest e5 similarity of the question to a single candidate sentence
 )
-
-
-def weighted_terms(text: str) -> dict[str, float]:
-    """The text's content words as stems, each weighted by its rarity in general Dutch."""
-    weights: dict[str, float] = {}
-    for word in WORD.findall(fold(text)):
-        if word in STOPWORDS or (len(word) < 2 and not word.isdigit()):
-            continue
-        stem = stem_word(word)
-        weight = ENGLISH_WEIGHT if is_english(word) else 0.15 + rarity(word)
-        weights[stem] = max(weights.get(stem, 0.0), weight)
-    return weights
 
 
 def stems_of(text: str) -> set[str]:
