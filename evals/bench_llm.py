@@ -21,6 +21,7 @@ from typing import Any
 
 from evals.bench import QUESTIONS, emit, peak_rss_mb, percentile
 from evals.paths import CORPUS
+from kb.search.query import analyse_query
 
 FALSE_SENTENCE = "Het COA betaalt alle reiskosten van statushouders naar de taalschool in Zaandam"
 
@@ -31,7 +32,7 @@ def _stats(values: list[float]) -> dict[str, float]:
 
 def draft_for(kb, question: str) -> tuple[str, list]:
     """A realistic cited draft for ``question`` and the sources it cites."""
-    passages = kb.retriever.retrieve(question, kb.settings.top_k, {}, [])
+    passages = kb.retriever.retrieve(analyse_query(question, (), kb.retriever.lexicon), kb.settings.top_k, {})
     sources = passages[: kb.settings.llm_sources]
     answer = kb.ask(question)
     parts = []

@@ -31,6 +31,7 @@ from kb.errors import ConfigError
 from kb.feedback import read_feedback, record_feedback
 from kb.index.store import StoredDocument
 from kb.records import Answer, Citation, Claim, Passage
+from kb.search.query import analyse_query
 from tests.files import make_docx, make_pdf
 
 PASSAGE = (
@@ -536,7 +537,7 @@ def test_stream_answer_shows_searching_then_drafts_then_the_verified_answer(samp
 
     question = "Hoeveel uur werkervaring moeten gezinsmigranten opdoen voor de MAP?"
     fact = "Gezinsmigranten moeten minimaal veertig uur werkervaring opdoen in een taalrijke omgeving"
-    passages = sample_kb.retriever.retrieve(question, 10, {}, [])
+    passages = sample_kb.retriever.retrieve(analyse_query(question, (), sample_kb.retriever.lexicon), 10, {})
     n = next(i for i, p in enumerate(passages[:5], 1) if "veertig uur" in p.text)
     llm = fake_server(answer=f"{fact} [{n}]. Het COA betaalt de reiskosten naar Zaandam [{n}]. {fact} [{n}].")
     kb = build_kb(

@@ -20,8 +20,6 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from scipy import sparse
 
-from kb.nl.terms import keyword_weights as query_terms  # noqa: F401  (the retriever's name for it)
-
 K1 = 1.2
 B = 0.75
 TYPICAL_LENGTH = 60  # content tokens in a typical passage (title and heading included)
