@@ -4,7 +4,9 @@
 - ``ours-llm``: the same knowledge base (same store, same retriever) with a language model
   writing the answer and the verifier keeping only sentences the sources back. Only when an
   LLM is passed in (:class:`~evals.llm_setup.EvalLLM`).
-- ``bm25`` / ``dense``: our retriever with one signal only, same chunks, same answerer.
+- ``bm25`` / ``dense``: a textbook retriever with one signal only (bm25s over the question's
+  stems; the store's nearest neighbours), same chunks, same answerer.
+- ``rrf``: the textbook hybrid, BM25 and dense rankings fused by reciprocal rank.
 - ``llamaindex``: llama-index out of the box: default ``SentenceSplitter``, in-memory
   ``VectorStoreIndex`` over the plain ``.txt`` files, top-k retriever; same embedding model.
   It has no answer step of its own without an LLM, so its nodes are turned into
@@ -21,9 +23,11 @@ from typing import Any, Protocol
 
 from evals.errors import EvalError
 from evals.llm_setup import LLM_SYSTEM, EvalLLM
+from evals.textbook import Fusion, Mode, TextbookRetriever
 from kb.answer.extractive import ExtractiveAnswerer
 from kb.config import Settings
 from kb.records import Answer, Passage
+from kb.search.query import analyse_query
 from kb.service import KnowledgeBase, build_kb
 
 SYSTEMS = ("ours", "bm25", "dense", "rrf", "llamaindex")  # the default run, no language model needed
@@ -45,15 +49,12 @@ class AnswerSystem(Protocol):
     def ask(self, question: str, history: Sequence[str] = (), k: int | None = None) -> Answer: ...
 
 
-def with_retrieval_mode(kb: KnowledgeBase, mode: str) -> KnowledgeBase:
-    """A knowledge base over the same store and model whose retriever uses one signal (``bm25``/``dense``)."""
-    return _sibling(kb, retriever_options={"mode": mode, "plain": True})
-
-
-def with_plain_rrf(kb: KnowledgeBase) -> KnowledgeBase:
-    """The textbook hybrid: BM25 and e5 rankings fused by reciprocal rank with equal weights, none
-    of our additions (compounds, lexicon, per-document cap); same chunks and answerer."""
-    return _sibling(kb, retriever_options={"fusion": "rrf", "plain": True})
+def with_textbook_retriever(
+    kb: KnowledgeBase, mode: Mode | str, fusion: Fusion | str = Fusion.RELATIVE
+) -> KnowledgeBase:
+    """A knowledge base over the same store, model and answerer settings whose retriever is a
+    textbook baseline: one signal (``bm25``/``dense``), or both fused by reciprocal rank (``rrf``)."""
+    return _sibling(kb, retriever=TextbookRetriever(kb.store, kb.embed_model, mode, fusion))
 
 
 def with_llm(kb: KnowledgeBase, llm: EvalLLM) -> KnowledgeBase:
@@ -144,9 +145,9 @@ class LlamaIndexBaseline:
         question = self.kb.check_question(question)
         # Same conversation policy as ours (KnowledgeBase.ask): earlier turns only for a real follow-up.
         history = relevant_history(question, [h for h in (" ".join(str(h).split()) for h in history) if h])
-        query = " ".join([*history, question])
-        passages = [self._passage(n) for n in self.retriever.retrieve(query)]
-        text, citations, abstained, confidence = self.answerer.answer(question, passages, history)
+        query = analyse_query(question, history, self.kb.retriever.lexicon)  # the answerer's lexicon: ours
+        passages = [self._passage(n) for n in self.retriever.retrieve(query.search_text)]
+        text, citations, abstained, confidence = self.answerer.answer(query, passages)
         latency = (time.perf_counter() - started) * 1000
         return Answer(question, text, abstained, citations, passages, latency, confidence)
 
@@ -168,22 +169,22 @@ def build_systems(
     for name in names:
         if name == "ours":
             systems[name] = kb
-            info[name] = {"retriever": "HybridRetriever(mode='hybrid')", "answerer": "ExtractiveAnswerer"}
+            info[name] = {"retriever": "HybridRetriever", "answerer": "ExtractiveAnswerer"}
         elif name == LLM_SYSTEM:
             if llm is None:
                 raise EvalError(NO_LLM)
             systems[name] = with_llm(kb, llm)
             described = llm.describe()
             info[name] = {
-                "retriever": "HybridRetriever(mode='hybrid'), same instance as ours",
+                "retriever": "HybridRetriever, same instance as ours",
                 "answerer": "GenerativeAnswerer + CitationVerifier, ExtractiveAnswerer as fallback",
                 "llm": f"{described['backend']} {described['model']} ({described['client']})",
             }
         elif name in ("bm25", "dense"):
-            systems[name] = with_retrieval_mode(kb, name)
-            info[name] = {"retriever": f"HybridRetriever(mode='{name}')", "answerer": "ExtractiveAnswerer"}
+            systems[name] = with_textbook_retriever(kb, name)
+            info[name] = {"retriever": f"TextbookRetriever(mode='{name}')", "answerer": "ExtractiveAnswerer"}
         elif name == "rrf":
-            systems[name] = with_plain_rrf(kb)
+            systems[name] = with_textbook_retriever(kb, Mode.HYBRID, Fusion.RRF)
             info[name] = {"retriever": "plain BM25 + e5, reciprocal-rank fusion (k=60, equal weights)"}
         elif name == "llamaindex":
             log("llama-index-baseline bouwen (SentenceSplitter + VectorStoreIndex, zelfde e5-model) ...")

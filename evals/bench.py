@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from evals.paths import CORPUS, GROWTH
 from kb.offline import apply_offline_env
 
 apply_offline_env()
@@ -32,7 +33,6 @@ apply_offline_env()
 from llama_index.core.base.embeddings.base import BaseEmbedding  # noqa: E402
 from pydantic import PrivateAttr  # noqa: E402
 
-REPO = Path(__file__).resolve().parent.parent
 QUESTIONS = [
     "Hoeveel uur werkervaring moeten gezinsmigranten opdoen voor de MAP?",
     "Wie betaalt de reiskosten naar de opstartklas voor iemand die nog in een azc in Zaandam woont?",
@@ -51,7 +51,6 @@ QUESTIONS = [
     "Wat zijn de onderdelen van de Voorinburgering?",
     "Waarom is de afstand tot het azc belangrijk bij de scenariokeuze?",
 ]
-GROWTH = (REPO.parent / "shared" / "growth", REPO / "evals" / "growth")
 GROWTH_QUESTIONS = [
     "Wat is nareis?",
     "Wie helpt bij schulden in Heemskerk?",
@@ -217,7 +216,7 @@ def make_scaled_corpus(target: Path, n_docs: int, seed: int = 7) -> None:
     """Write ``n_docs`` varied Markdown documents built from the sample corpus."""
     rng = random.Random(seed)
     sources = []
-    for path in sorted((REPO / "corpus").glob("*.txt")):
+    for path in sorted(CORPUS.glob("*.txt")):
         paragraphs = [p.strip() for p in re.split(r"\n\s*\n", path.read_text(encoding="utf-8")) if len(p.strip()) > 80]
         sources.append(paragraphs)
     target.mkdir(parents=True, exist_ok=True)
@@ -254,9 +253,9 @@ def run(n_docs: int, real_embeddings: bool) -> dict[str, Any]:
     e5, model_id = load_embedding("e5")
     results["model_load_s"] = time.perf_counter() - started
     with tempfile.TemporaryDirectory(prefix="kb-bench-") as tmp:
-        settings = Settings().with_(data_dir=Path(tmp) / "sample", corpus_dir=REPO / "corpus")
+        settings = Settings().with_(data_dir=Path(tmp) / "sample", corpus_dir=CORPUS)
         kb = build_kb(settings, embedding=(e5, model_id))
-        report = kb.ingest([REPO / "corpus"])
+        report = kb.ingest([CORPUS])
         passages = sum(r.chunks for r in report.results)
         results["sample"] = {
             "documents": len(report.results),
@@ -264,7 +263,7 @@ def run(n_docs: int, real_embeddings: bool) -> dict[str, Any]:
             "ingest_s": report.seconds,
             "passages_per_s": passages / report.seconds,
         }
-        results["sample"]["reingest_unchanged_s"] = kb.ingest([REPO / "corpus"]).seconds
+        results["sample"]["reingest_unchanged_s"] = kb.ingest([CORPUS]).seconds
         results["sample"].update(query_latency(kb))
         results["sample"]["peak_rss_mb"] = peak_rss_mb()
         print(json.dumps({"sample": results["sample"]}, indent=2), flush=True)
@@ -297,7 +296,7 @@ def run(n_docs: int, real_embeddings: bool) -> dict[str, Any]:
             scaled_settings = settings.with_(data_dir=Path(tmp) / "scaled")
             store = open_store(scaled_settings, model_id, 384)
             scaled_kb = build_kb(scaled_settings, embedding=(embedder, model_id), store=store)
-            scaled_kb.ingest([REPO / "corpus"])
+            scaled_kb.ingest([CORPUS])
             report = scaled_kb.ingest([scaled_dir])
             scaled_kb = build_kb(scaled_settings, embedding=(e5, model_id), store=store)  # queries with the real model
             open_started = time.perf_counter()

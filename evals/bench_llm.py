@@ -19,7 +19,9 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from evals.bench import QUESTIONS, REPO, emit, peak_rss_mb, percentile
+from evals.bench import QUESTIONS, emit, peak_rss_mb, percentile
+from evals.paths import CORPUS
+from kb.search.query import analyse_query
 
 FALSE_SENTENCE = "Het COA betaalt alle reiskosten van statushouders naar de taalschool in Zaandam"
 
@@ -30,7 +32,7 @@ def _stats(values: list[float]) -> dict[str, float]:
 
 def draft_for(kb, question: str) -> tuple[str, list]:
     """A realistic cited draft for ``question`` and the sources it cites."""
-    passages = kb.retriever.retrieve(question, kb.settings.top_k, {}, [])
+    passages = kb.retriever.retrieve(analyse_query(question, (), kb.retriever.lexicon), kb.settings.top_k, {})
     sources = passages[: kb.settings.llm_sources]
     answer = kb.ask(question)
     parts = []
@@ -88,9 +90,9 @@ def run(local_llm: bool, configured: bool, n_questions: int) -> dict[str, Any]:
     results: dict[str, Any] = {}
     e5 = load_embedding("e5")
     with tempfile.TemporaryDirectory(prefix="kb-bench-llm-") as tmp, ExitStack() as stack:
-        settings = Settings.from_env().with_(data_dir=Path(tmp) / "data", corpus_dir=REPO / "corpus")
+        settings = Settings.from_env().with_(data_dir=Path(tmp) / "data", corpus_dir=CORPUS)
         kb = build_kb(settings.with_(llm="off"), embedding=e5)
-        kb.ingest([REPO / "corpus"])
+        kb.ingest([CORPUS])
         results["verification"] = verification_cost(kb)
         print(json.dumps(results, indent=2), flush=True)
         if local_llm:

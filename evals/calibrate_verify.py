@@ -4,9 +4,9 @@
 
 Computes the verifier's signals (best sentence similarity, content-word coverage, numbers) for
 every pair with the index's embedding model and IDF, fits the two-weight logistic model by
-cross-validation, and prints the cross-validated and in-sample accuracy per kind of claim and
-the coefficients to put in :class:`kb.answer.llm.verify.VerifyConfig`. ``--check`` scores the
-coefficients now in the code instead of fitting new ones.
+cross-validation, prints the cross-validated and in-sample accuracy per kind of claim, and
+writes the coefficients to ``kb/data/verify.json``, which :meth:`kb.answer.llm.verify.VerifyConfig.load`
+reads. ``--check`` scores the coefficients in that file instead of fitting new ones.
 """
 
 from __future__ import annotations
@@ -19,11 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from kb.answer.llm.verify import CitationVerifier, VerifyConfig
+from evals.paths import EVALS_DIR
+from kb.answer.llm.verify import COEFFICIENTS, VERIFY_PATH, CitationVerifier, VerifyConfig
 from kb.config import Settings
 from kb.records import Passage
 
-CLAIMS = Path(__file__).with_name("claims.jsonl")
+CLAIMS = EVALS_DIR / "claims.jsonl"
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--claims", type=Path, default=CLAIMS)
     parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--check", action="store_true", help="score the coefficients in the code; fit nothing")
+    parser.add_argument("--check", action="store_true", help="score the coefficients in --file; fit nothing")
+    parser.add_argument("--file", type=Path, default=VERIFY_PATH, help="the coefficients: scored, then rewritten")
     args = parser.parse_args(argv)
 
     from kb.service import build_kb
@@ -128,12 +130,12 @@ def main(argv: list[str] | None = None) -> None:
             f"lexical={np.mean([r.lexical for r in mine]):.3f} negation_mismatch="
             f"{np.mean([r.negation_mismatch for r in mine]):.2f} rules_ok={np.mean([r.rules_ok for r in mine]):.2f}"
         )
-    config = VerifyConfig()
+    config = VerifyConfig.load(args.file)
     shipped = np.array([config.intercept, config.w_dense, config.w_lexical, config.w_negation])
-    report(rows, predict(shipped, rows, config.threshold), "coefficients in kb/answer/llm/verify.py")
+    report(rows, predict(shipped, rows, config.threshold), f"coefficients in {args.file.name}")
     if args.check:
         return
-    report(rows, cross_validated(rows, args.folds), f"{args.folds}-fold cross-validated")
+    validated = report(rows, cross_validated(rows, args.folds), f"{args.folds}-fold cross-validated")
     print("\nthreshold  supported kept  unsupported caught  (cross-validated)")
     for threshold in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
         predicted = cross_validated(rows, args.folds, threshold)
@@ -142,7 +144,20 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{threshold:9.1f}  {kept:14.3f}  {caught:18.3f}")
     w = fit_logistic(*design([r for r in rows if r.rules_ok]))
     report(rows, predict(w, rows), "fitted on all claims (in-sample)")
-    print(f"\nVerifyConfig(intercept={w[0]:.2f}, w_dense={w[1]:.2f}, w_lexical={w[2]:.2f}, w_negation={w[3]:.2f})")
+    payload = fitted_file(w, len(rows), kb.store.model_id, args.folds, validated)
+    args.file.write_text(json.dumps(payload, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    print(f"\n{payload['coefficients']} written to {args.file}")
+
+
+def fitted_file(w: np.ndarray, pairs: int, model_id: str, folds: int, validated: dict) -> dict:
+    """What ``kb/data/verify.json`` holds: the coefficients (two decimals), the model and how they did."""
+    return {
+        "how": "python -m evals.calibrate_verify",
+        "fitted_on": f"evals/claims.jsonl ({pairs} claim/passage pairs) with the index's IDF",
+        "embedding": model_id,
+        "coefficients": {name: round(float(value), 2) for name, value in zip(COEFFICIENTS, w)},
+        "cross_validated": {"folds": folds, "threshold": 0.5, **validated},
+    }
 
 
 if __name__ == "__main__":

@@ -21,7 +21,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from evals.paths import CORPUS, EVALS_DIR, SHARED_GROWTH
+
 FIELDS = ["id", "question", "type", "lang", "topic", "history", "expected_docs", "expected_passages", "key_facts"]
 TYPES = ("factual", "paraphrased", "multi-passage", "follow-up", "unanswerable")
 MINIMUM = {"factual": 14, "paraphrased": 10, "multi-passage": 7, "follow-up": 6, "unanswerable": 8}
@@ -295,9 +296,9 @@ def check(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--file", type=Path, default=ROOT / "evals" / "questions_growth.jsonl")
-    parser.add_argument("--growth", type=Path, default=ROOT / ".." / "shared" / "growth")
-    parser.add_argument("--corpus", type=Path, default=ROOT / "corpus")
+    parser.add_argument("--file", type=Path, default=EVALS_DIR / "questions_growth.jsonl")
+    parser.add_argument("--growth", type=Path, default=SHARED_GROWTH)
+    parser.add_argument("--corpus", type=Path, default=CORPUS)
     args = parser.parse_args(argv)
     if not args.growth.is_dir():
         print(f"growth folder not found: {args.growth}", file=sys.stderr)

@@ -13,10 +13,9 @@ from pathlib import Path
 
 import click
 
+from evals.paths import CORPUS, EVALS_DIR
 from kb.clicommon import FriendlyGroup
 from kb.offline import apply_offline_env
-
-EVALS_DIR = Path(__file__).resolve().parent
 
 
 @click.group("eval", cls=FriendlyGroup)
@@ -140,7 +139,7 @@ def run_command(
     """Draai de vragen uit QUESTIONS door elk systeem; schrijft resultaten, samenvatting en rapport."""
     from evals.llm_setup import LLM_SYSTEM
     from evals.report import write_report
-    from evals.runner import CORPUS, RunConfig, choose_systems, run_suite
+    from evals.runner import RunConfig, choose_systems, run_suite
 
     requested = _split(systems) if systems is not None else None
     with ExitStack() as stack:

@@ -30,19 +30,19 @@ from pathlib import Path
 import numpy as np
 
 from evals import metrics
+from evals.paths import CORPUS, FIT_INDEX, GROWTH, REPO
 from evals.questions import Question, load_questions
 from evals.split import QUESTION_FILES, select_split
 from kb.answer.extractive import ExtractiveAnswerer
 from kb.answer.sentence_vectors import SentenceVectors
 from kb.answer.sentences import MODEL_PATH, QUESTION_FEATURES, RERANK_FEATURES, SENTENCE_FEATURES, AnswerModel, log_odds
 from kb.config import Settings
-from kb.embeddings import load_embedding
+from kb.embeddings import load_embedding, score_profile
 from kb.nl.text import normalize_whitespace, relevant_history
 from kb.offline import apply_offline_env
+from kb.search.query import analyse_query
 from kb.service import KnowledgeBase, build_kb
 
-REPO = Path(__file__).resolve().parent.parent
-GROWTH = (REPO.parent / "shared" / "growth", REPO / "evals" / "growth")
 C_SENTENCE = 1.0
 C_QUESTION = 0.3
 KEEP_RATIOS = (0.3, 0.5, 0.7, 0.9)
@@ -74,7 +74,7 @@ def _label(sentence: str, question: Question) -> int:
 
 
 def collect(kbs: list[tuple[str, KnowledgeBase]], questions: list[Question]) -> list[dict]:
-    """Per (index, question): retrieved passages, scored candidates and question features."""
+    """Per (index, question): the analysed question, retrieved passages, scored candidates and question features."""
     rows = []
     for phase, kb in kbs:
         indexed = {d.doc_id for d in kb.documents()}
@@ -82,14 +82,14 @@ def collect(kbs: list[tuple[str, KnowledgeBase]], questions: list[Question]) -> 
             if not set(q.expected_docs) <= indexed or q.only_on not in ("", phase):
                 continue
             history = relevant_history(q.question, list(q.history))
-            passages = kb.retriever.retrieve(q.question, 10, {}, history)
-            sentences, features = kb.answerer.score(q.question, passages, history)
+            query = analyse_query(q.question, history, kb.retriever.lexicon)
+            passages = kb.retriever.retrieve(query, 10, {})
+            sentences, features = kb.answerer.score(query, passages)
             rows.append(
                 {
-                    "kb": kb,
                     "q": q,
+                    "query": query,
                     "passages": passages,
-                    "history": history,
                     "sentences": sentences,
                     "features": features,
                 }
@@ -144,7 +144,7 @@ def choose_threshold(p_answerable: np.ndarray, answerable: np.ndarray) -> tuple[
 def main(argv: list[str] | None = None) -> int:
     apply_offline_env()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--index-dir", type=Path, default=REPO / "evals" / "runs" / "fit-index")
+    parser.add_argument("--index-dir", type=Path, default=FIT_INDEX)
     parser.add_argument("--grow", type=Path, action="append", default=None)
     parser.add_argument("--out", type=Path, default=MODEL_PATH)
     args = parser.parse_args(argv)
@@ -156,9 +156,9 @@ def main(argv: list[str] | None = None) -> int:
             questions.extend(load_questions(path))
     dev = select_split(questions, "dev")
     embedding = load_embedding("e5")
-    kbs = [("sample", _open(args.index_dir, "sample", [REPO / "corpus"], embedding))]
+    kbs = [("sample", _open(args.index_dir, "sample", [CORPUS], embedding))]
     if grow:
-        kbs.append(("grown", _open(args.index_dir, "grown", [REPO / "corpus", *grow], embedding)))
+        kbs.append(("grown", _open(args.index_dir, "grown", [CORPUS, *grow], embedding)))
     rows = collect(kbs, dev)
 
     # 1. sentence model
@@ -175,16 +175,18 @@ def main(argv: list[str] | None = None) -> int:
     # the second stage leaves the first stage's probabilities as they are and only fills in
     # the features it reads, so the features are computed exactly as at question time.
     similarity = SentenceVectors(embedding[0])
+    profile = score_profile(embedding[1], embedding[0])
     neutral = (1.0,) + (0.0,) * (len(RERANK_FEATURES) - 1)
     first = ExtractiveAnswerer(
-        model=replace(model, rerank_weights=neutral, rerank_bias=0.0, rerank_top=RERANK_TOP), similarity=similarity
+        profile,
+        model=replace(model, rerank_weights=neutral, rerank_bias=0.0, rerank_top=RERANK_TOP),
+        similarity=similarity,
     )
     rx, ry = [], []
     for row in rows:
         if not row["q"].answerable:
             continue
-        first.lexicon = lambda kb=row["kb"]: kb.retriever.lexicon
-        sentences, _features = first.score(row["q"].question, row["passages"], row["history"])
+        sentences, _features = first.score(row["query"], row["passages"])
         for s in sorted(sentences, key=lambda s: s.probability, reverse=True)[:RERANK_TOP]:
             values = {**s.features, "first_stage": log_odds(s.probability)}
             rx.append([values[f] for f in RERANK_FEATURES])
@@ -193,11 +195,10 @@ def main(argv: list[str] | None = None) -> int:
     model = replace(model, rerank_weights=tuple(r_weights), rerank_bias=r_bias, rerank_top=RERANK_TOP)
 
     # 2. answerability model, on features recomputed with the fitted sentence models
-    answerer = ExtractiveAnswerer(model=model, similarity=similarity)
+    answerer = ExtractiveAnswerer(profile, model=model, similarity=similarity)
     qx, qy, groups = [], [], []
     for row in rows:
-        answerer.lexicon = lambda kb=row["kb"]: kb.retriever.lexicon
-        _sentences, features = answerer.score(row["q"].question, row["passages"], row["history"])
+        _sentences, features = answerer.score(row["query"], row["passages"])
         if not features:
             continue
         qx.append([features[f] for f in QUESTION_FEATURES])
@@ -212,12 +213,13 @@ def main(argv: list[str] | None = None) -> int:
     # 3. keep_ratio and max_sentences by dev key-fact recall (shorter wins a tie)
     recalls = {}
     for ratio, most in ((r, m) for r in KEEP_RATIOS for m in MAX_SENTENCES):
-        answerer = ExtractiveAnswerer(model=replace(model, keep_ratio=ratio, max_sentences=most), similarity=similarity)
+        answerer = ExtractiveAnswerer(
+            profile, model=replace(model, keep_ratio=ratio, max_sentences=most), similarity=similarity
+        )
         scores = []
         for row in rows:
-            answerer.lexicon = lambda kb=row["kb"]: kb.retriever.lexicon
             if row["q"].answerable:
-                text, _c, abstained, _p = answerer.answer(row["q"].question, row["passages"], row["history"])
+                text, _c, abstained, _p = answerer.answer(row["query"], row["passages"])
                 scores.append(0.0 if abstained else metrics.key_fact_recall(text, row["q"].key_facts))
         recalls[(ratio, most)] = float(np.mean(scores)) if scores else 0.0
     keep_ratio, max_sentences = max(recalls, key=lambda rm: (round(recalls[rm], 3), -rm[1], rm[0]))

@@ -28,9 +28,7 @@ import numpy as np
 
 from evals import metrics
 from evals.fit_answer import (
-    GROWTH,
     KEEP_RATIOS,
-    REPO,
     _cv_probabilities,
     _fit,
     _label,
@@ -38,6 +36,7 @@ from evals.fit_answer import (
     choose_threshold,
     collect,
 )
+from evals.paths import CORPUS, FIT_INDEX, GROWTH, REPO
 from evals.questions import load_questions
 from evals.split import QUESTION_FILES, select_split
 from kb.answer.extractive import ExtractiveAnswerer
@@ -45,7 +44,7 @@ from kb.answer.reader.model import shared_reader
 from kb.answer.reader.use import USE_PATH, ReaderUse, logit
 from kb.answer.sentence_vectors import SentenceVectors
 from kb.answer.sentences import AnswerModel
-from kb.embeddings import load_embedding
+from kb.embeddings import load_embedding, score_profile
 from kb.offline import apply_offline_env
 
 TOP = 12  # a cost bound, not a fitted value: sentences read per question (see README, speed)
@@ -56,7 +55,7 @@ NEUTRAL = ReaderUse(top=TOP, sentence_before=1.0, sentence_reader=0.0, question_
 def main(argv: list[str] | None = None) -> int:
     apply_offline_env()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--index-dir", type=Path, default=REPO / "evals" / "runs" / "fit-index")
+    parser.add_argument("--index-dir", type=Path, default=FIT_INDEX)
     parser.add_argument("--grow", type=Path, action="append", default=None)
     parser.add_argument("--out", type=Path, default=USE_PATH)
     args = parser.parse_args(argv)
@@ -69,20 +68,20 @@ def main(argv: list[str] | None = None) -> int:
     questions = [q for path in QUESTION_FILES if path.is_file() for q in load_questions(path)]
     dev = select_split(questions, "dev")
     embedding = load_embedding("e5")
-    kbs = [("sample", _open(args.index_dir, "sample", [REPO / "corpus"], embedding))]
+    kbs = [("sample", _open(args.index_dir, "sample", [CORPUS], embedding))]
     if grow:
-        kbs.append(("grown", _open(args.index_dir, "grown", [REPO / "corpus", *grow], embedding)))
+        kbs.append(("grown", _open(args.index_dir, "grown", [CORPUS, *grow], embedding)))
     model = AnswerModel.load()
     for _phase, kb in kbs:
         kb.answerer.model = model
     rows = collect(kbs, dev)  # retrieval only; scored again below with the reader
 
     similarity = SentenceVectors(embedding[0])
-    neutral = ExtractiveAnswerer(model=model, similarity=similarity, reader=reader, reader_use=NEUTRAL)
+    profile = score_profile(embedding[1], embedding[0])
+    neutral = ExtractiveAnswerer(profile, model=model, similarity=similarity, reader=reader, reader_use=NEUTRAL)
     sx, sy, qx, qy, groups = [], [], [], [], []
     for row in rows:
-        neutral.lexicon = lambda kb=row["kb"]: kb.retriever.lexicon
-        sentences, features = neutral.score(row["q"].question, row["passages"], row["history"])
+        sentences, features = neutral.score(row["query"], row["passages"])
         if not features:
             continue
         if row["q"].answerable:
@@ -101,12 +100,13 @@ def main(argv: list[str] | None = None) -> int:
 
     recalls = {}
     for ratio in KEEP_RATIOS:
-        answerer = ExtractiveAnswerer(model=model, similarity=similarity, reader=reader, reader_use=replace(use, keep_ratio=ratio))
+        answerer = ExtractiveAnswerer(
+            profile, model=model, similarity=similarity, reader=reader, reader_use=replace(use, keep_ratio=ratio)
+        )
         scores = []
         for row in rows:
-            answerer.lexicon = lambda kb=row["kb"]: kb.retriever.lexicon
             if row["q"].answerable:
-                text, _c, abstained, _p = answerer.answer(row["q"].question, row["passages"], row["history"])
+                text, _c, abstained, _p = answerer.answer(row["query"], row["passages"])
                 scores.append(0.0 if abstained else metrics.key_fact_recall(text, row["q"].key_facts))
         recalls[ratio] = float(np.mean(scores)) if scores else 0.0
     keep_ratio = max(recalls, key=lambda r: (round(recalls[r], 3), r))

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from evals.errors import EvalError
+from evals.paths import EVALS_DIR
 
-DEFAULT_THRESHOLDS = Path(__file__).resolve().parent / "thresholds.json"
+DEFAULT_THRESHOLDS = EVALS_DIR / "thresholds.json"
 DEFAULT_MARGIN = 0.03
 # metric -> the summary count it is a share of (for the one-question margin)
 GATED: dict[str, str] = {

@@ -16,8 +16,8 @@ import random
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-CORPUS = REPO / "corpus"
+from evals.paths import CORPUS
+
 SEED = 20261203
 
 

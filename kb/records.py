@@ -6,6 +6,7 @@ nothing parses citations back out of prose.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,29 @@ class Chunk:
         if self.section:
             parts.append(f"§ {self.section}")
         return " · ".join(parts) or "begin van het document"
+
+
+@dataclass(frozen=True)
+class Query:
+    """One question, analysed once (:func:`kb.search.query.analyse_query`): retrieval and the
+    answerers read these fields instead of re-reading the text.
+
+    Two term weightings ride along because the keyword ranking and the answerer's coverage were
+    each fitted on their own scale (see :mod:`kb.nl.terms`). The weight mappings are read-only.
+    """
+
+    text: str  # what is searched and answered: the question, or a follow-up's standalone rewrite
+    history: tuple[str, ...]  # the earlier questions that go with it (only for a follow-up)
+    search_text: str  # the last two earlier questions and ``text``: what retrieval embeds and matches
+    kind: str  # definition | list | quantity | other (kb.nl.question.question_kind of ``text``)
+    # stems of ``search_text`` on the keyword scale, and of the lexicon's other names for its terms
+    keyword_weights: Mapping[str, float]
+    expansion_keyword_weights: Mapping[str, float]
+    # stems of ``text`` (earlier questions lower) on the coverage scale, and of the other names for its terms
+    coverage_weights: Mapping[str, float]
+    expansion_coverage_weights: Mapping[str, float]
+    definition: str = ""  # a definition question: what the lexicon says the first term it names means
+    definition_chunk_id: str = ""  # ... and the passage a document defines it in ("" for a curated term)
 
 
 @dataclass

@@ -28,12 +28,12 @@ from ingest.pipeline import Ingestor, Progress
 from kb.answer.extractive import AnswerConfig, ExtractiveAnswerer
 from kb.answer.llm.backends import load_llm
 from kb.answer.llm.generate import Drafted, GenerationConfig, GenerativeAnswerer
-from kb.answer.llm.verify import CitationVerifier
+from kb.answer.llm.verify import CitationVerifier, VerifyConfig
 from kb.answer.reader.model import shared_reader
 from kb.answer.reader.use import ReaderUse
 from kb.answer.sentence_vectors import SentenceVectors
 from kb.config import Settings
-from kb.embeddings import load_embedding
+from kb.embeddings import load_embedding, score_profile
 from kb.errors import QuestionError
 from kb.index.locking import ingest_lock
 from kb.index.store import ChunkStore, StoredDocument, open_store
@@ -42,6 +42,9 @@ from kb.privacy.pii import LABELS, kinds_in, redact
 from kb.privacy.private_files import private_dir, tighten
 from kb.questions_log import QuestionLog, outcome_of
 from kb.records import Answer, Answered, AskEvent, Citation, IngestReport, Passage, Retrieved
+from kb.search.defaults import RetrievalConfig
+from kb.search.protocol import Retriever
+from kb.search.query import analyse_query
 from kb.search.retrieve import FILTER_KEYS, HybridRetriever
 from kb.validity import caveat
 
@@ -56,7 +59,7 @@ class KnowledgeBase:
         settings: Settings,
         embed_model: BaseEmbedding,
         store: ChunkStore,
-        retriever: HybridRetriever,
+        retriever: Retriever,
         answerer: ExtractiveAnswerer,
         generator: GenerativeAnswerer | None = None,
         today: Callable[[], date] = date.today,
@@ -218,16 +221,18 @@ class KnowledgeBase:
         if history and self.generator:
             standalone = self.generator.condense(question, history) or ""
             timings["condense_ms"] = (time.perf_counter() - started) * 1000
-        search, search_history = (standalone, []) if standalone else (question, history)
+        # Analysed once: retrieval and the answerer read the same Query (a rewrite stands alone).
+        text, earlier = (standalone, []) if standalone else (question, history)
+        query = analyse_query(text, earlier, self.retriever.lexicon)
         retrieving = time.perf_counter()
         resolved = self.resolve_filters(filters)
-        passages = self.retriever.retrieve(search, k or self.settings.top_k, resolved, search_history)
+        passages = self.retriever.retrieve(query, k or self.settings.top_k, resolved)
         timings["retrieve_ms"] = (time.perf_counter() - retrieving) * 1000
         yield Retrieved(passages, standalone)
         if self.generator:
-            drafted = yield from self.generator.stream(search, passages, search_history)
+            drafted = yield from self.generator.stream(query, passages)
         else:
-            drafted = Drafted(*self.answerer.answer(question, passages, history))
+            drafted = Drafted(*self.answerer.answer(query, passages))
         citations = self.with_caveats(drafted.citations, passages)
         latency = (time.perf_counter() - started) * 1000
         log.info(
@@ -299,7 +304,7 @@ def build_kb(
     *,
     embedding: tuple[BaseEmbedding, str] | None = None,
     store: ChunkStore | None = None,
-    retriever: HybridRetriever | None = None,
+    retriever: Retriever | None = None,
     retriever_options: dict[str, Any] | None = None,
     answer_config: AnswerConfig | None = None,
     llm: LLM | None = None,
@@ -311,8 +316,9 @@ def build_kb(
     - ``embedding``: (model, model id) instead of loading ``KB_EMBEDDING``.
     - ``store``: an open store (shared with another knowledge base; give its ``embedding`` too)
       instead of opening the configured one, which refuses an embedding-model mismatch.
-    - ``retriever``: a retriever to share, or ``retriever_options`` for
-      :class:`~kb.search.retrieve.HybridRetriever` (``mode``, ``fusion``, ``plain``, weights).
+    - ``retriever``: a retriever to share, or another :class:`~kb.search.protocol.Retriever`
+      (the eval's baselines); or ``retriever_options``: fields of
+      :class:`~kb.search.defaults.RetrievalConfig` that replace the fitted ones for ours.
     - ``answer_config``: the extractive answerer's settings.
     - ``llm``: the language model instead of ``KB_LLM``; with ``KB_LLM=off`` and none given,
       answers stay extractive.
@@ -329,20 +335,22 @@ def build_kb(
         tighten(settings.data_dir)  # a data folder from before was 755 with 644 files
     elif store.model_id != model_id:
         raise ValueError(f"the store holds {store.model_id} vectors, not {model_id}")
+    profile = score_profile(model_id, embed_model)  # the scale of this model's similarities
     if retriever is None:
-        retriever = HybridRetriever(store, embed_model, **(retriever_options or {}))
+        retrieval = replace(RetrievalConfig.load(), **(retriever_options or {}))
+        retriever = HybridRetriever(store, embed_model, profile, retrieval)
     vectors = SentenceVectors(embed_model)  # one sentence-vector cache for the answerer and the verifier
     reader_use = ReaderUse.load() if settings.reader == "on" else None  # no use.json: no reader
     reader = shared_reader() if reader_use is not None else None
-    answerer = ExtractiveAnswerer(
-        config=answer_config, lexicon=lambda: retriever.lexicon, similarity=vectors, reader=reader, reader_use=reader_use
-    )
+    answerer = ExtractiveAnswerer(profile, config=answer_config, similarity=vectors, reader=reader, reader_use=reader_use)
     if llm is None:
         llm = load_llm(settings)
     generator = None
     if llm is not None:
         config = GenerationConfig(settings.llm_sources, retries=settings.llm_retries, timeout=settings.llm_timeout)
-        verifier = CitationVerifier(embed_model, retriever.idf, vectors=vectors)
+        verify_config = VerifyConfig.load()
+        verify_config.check_model(model_id)
+        verifier = CitationVerifier(embed_model, retriever.idf, verify_config, vectors=vectors)
         generator = GenerativeAnswerer(llm, verifier, answerer, config)
     question_log = QuestionLog.open(settings) if log_questions else None
     return KnowledgeBase(settings, embed_model, store, retriever, answerer, generator, question_log=question_log)

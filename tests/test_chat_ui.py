@@ -37,6 +37,7 @@ from kb.errors import ConfigError
 from kb.feedback import read_feedback, record_feedback
 from kb.index.store import StoredDocument
 from kb.records import Answer, Citation, Claim, Passage
+from kb.search.query import analyse_query
 from tests.files import make_docx, make_pdf
 
 PASSAGE = (
@@ -339,12 +340,12 @@ def test_sessions_are_random_tokens_that_end_when_idle_or_ended():
 
 def test_failed_logins_back_off_exponentially_per_address_without_sleeping():
     clock = Clock()
-    throttle = LoginThrottle(clock, free=3, base_seconds=2, max_seconds=60)
+    throttle = LoginThrottle(clock, free=3, base_seconds=2, max_seconds=60, account_limit=1000)  # per address only
     waits = []
     for _ in range(8):
         throttle.failed("10.0.0.1")
         waits.append(throttle.wait_seconds("10.0.0.1"))
-    assert waits == [0, 0, 0, 2, 4, 8, 16, 32]
+    assert waits == [0, 0, 2, 4, 8, 16, 32, 60]  # the back-off starts after the 3rd wrong password
     assert throttle.wait_seconds("10.0.0.2") == 0  # another address is not locked
     throttle.failed("10.0.0.1")
     throttle.failed("10.0.0.1")
@@ -366,7 +367,8 @@ def test_gate_refuses_the_right_password_while_locked_and_audits_without_secrets
     assert outcome.ok and gate.session(outcome.token).user == "trekker"
     assert gate.logout(outcome.token, "10.0.0.2") and gate.session(outcome.token) is None
     entries = read_audit(tmp_path / "audit.jsonl")
-    assert [e["action"] for e in entries] == ["login_failed"] * 4 + ["login_blocked", "login_failed", "login", "logout"]
+    # the back-off starts after the 3rd wrong password: the 4th guess is refused unchecked, as one login_blocked line
+    assert [e["action"] for e in entries] == ["login_failed"] * 3 + ["login_blocked", "login_failed", "login", "logout"]
     assert entries[0] == {
         "timestamp": "2024-05-01T09:30:00+00:00",
         "action": "login_failed",
@@ -581,7 +583,7 @@ def test_stream_answer_shows_searching_then_drafts_then_the_verified_answer(samp
 
     question = "Hoeveel uur werkervaring moeten gezinsmigranten opdoen voor de MAP?"
     fact = "Gezinsmigranten moeten minimaal veertig uur werkervaring opdoen in een taalrijke omgeving"
-    passages = sample_kb.retriever.retrieve(question, 10, {}, [])
+    passages = sample_kb.retriever.retrieve(analyse_query(question, (), sample_kb.retriever.lexicon), 10, {})
     n = next(i for i, p in enumerate(passages[:5], 1) if "veertig uur" in p.text)
     llm = fake_server(answer=f"{fact} [{n}]. Het COA betaalt de reiskosten naar Zaandam [{n}]. {fact} [{n}].")
     kb = build_kb(

@@ -48,12 +48,13 @@ def test_common_words_are_not_split_and_whole_word_is_kept():
 
 def test_word_weights_do_not_depend_on_the_index():
     """A passage's keyword score is the same whatever else is indexed (bm25s' IDF would move it)."""
-    from kb.search.lexical import FixedScaleKeywords, query_terms
+    from kb.nl.terms import keyword_weights
+    from kb.search.lexical import FixedScaleKeywords
 
     assert rarity("de") < 0.1 < rarity("gemeente") < rarity("reiskosten") <= rarity("opstartklas") == 1.0
     passage = tokenize("De gemeente regelt de reiskosten naar de opstartklas.")
     others = [tokenize("reiskosten " * 30), tokenize("De gemeente Zoetermeer regelt de bijstand."), ["x"] * 50]
-    weights = query_terms("Wie betaalt de reiskosten naar de opstartklas?")
+    weights = keyword_weights("Wie betaalt de reiskosten naar de opstartklas?")
     alone = FixedScaleKeywords([passage]).scores(weights)[0]
     assert alone > 0
     assert FixedScaleKeywords([passage, *others]).scores(weights)[0] == pytest.approx(alone)

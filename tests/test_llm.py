@@ -13,6 +13,7 @@ from kb.answer.llm.prompts import NOT_FOUND, says_not_found
 from kb.answer.llm.verify import numbers_in
 from kb.config import Settings
 from kb.errors import ConfigError
+from kb.search.query import analyse_query
 from kb.service import KnowledgeBase, build_kb
 from tests.fakes import fake_server
 
@@ -29,7 +30,8 @@ def with_llm(sample_kb: KnowledgeBase, llm, **changes) -> KnowledgeBase:
 
 def source_number(kb: KnowledgeBase, question: str, doc_id: str, needle: str) -> int:
     """The [n] under which the passage containing ``needle`` is given to the model."""
-    passages = kb.retriever.retrieve(question, kb.settings.top_k, {}, [])[: kb.settings.llm_sources]
+    query = analyse_query(question, (), kb.retriever.lexicon)
+    passages = kb.retriever.retrieve(query, kb.settings.top_k, {})[: kb.settings.llm_sources]
     for n, passage in enumerate(passages, start=1):
         if passage.doc_id == doc_id and needle in " ".join(passage.text.split()):
             return n

@@ -56,9 +56,9 @@ def test_question_with_personal_data_is_redacted_before_search_model_log_and_fee
     searched: list[str] = []
     original = kb.retriever.retrieve
 
-    def spy(question, *args, **kwargs):
-        searched.append(question)
-        return original(question, *args, **kwargs)
+    def spy(query, *args, **kwargs):
+        searched.append(f"{query.text} {query.search_text}")
+        return original(query, *args, **kwargs)
 
     kb.retriever.retrieve = spy  # type: ignore[method-assign]
     try:

@@ -7,7 +7,11 @@ import pytest
 from kb.answer.extractive import ExtractiveAnswerer
 from kb.answer.sentence_vectors import SentenceVectors
 from kb.answer.sentences import AnswerModel
+from kb.embeddings import E5_MODEL_ID, PROFILES
 from kb.records import Passage
+from kb.search.query import analyse_query
+
+E5_PROFILE = PROFILES[E5_MODEL_ID]
 
 
 class CountingEmbedding:
@@ -69,11 +73,11 @@ def test_rerank_keeps_unembedded_sentences_below_embedded_ones(e5):
             0,
         )
     ]
-    first_stage, _ = ExtractiveAnswerer(model=replace(model, rerank_top=0)).score(question, passages)
+    query = analyse_query(question)
+    first_stage, _ = ExtractiveAnswerer(E5_PROFILE, model=replace(model, rerank_top=0)).score(query, passages)
     top_two = {s.text for s in sorted(first_stage, key=lambda s: s.probability, reverse=True)[:2]}
-    sentences, features = ExtractiveAnswerer(model=replace(model, rerank_top=2), similarity=similarity).score(
-        question, passages
-    )
+    reranking = ExtractiveAnswerer(E5_PROFILE, model=replace(model, rerank_top=2), similarity=similarity)
+    sentences, features = reranking.score(query, passages)
     embedded = [s for s in sentences if s.text in top_two]
     others = [s for s in sentences if s.text not in top_two]
     assert len(embedded) == 2 and others

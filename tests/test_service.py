@@ -87,12 +87,16 @@ def test_bad_questions_are_refused_before_the_first_event(sample_kb):
 
 @pytest.mark.slow
 def test_build_kb_overrides_replace_one_part_each(sample_kb, e5):
-    bm25 = build_kb(
-        sample_kb.settings, embedding=sample_kb.embedding, store=sample_kb.store, retriever_options={"mode": "bm25"}
+    heavier = build_kb(
+        sample_kb.settings,
+        embedding=sample_kb.embedding,
+        store=sample_kb.store,
+        retriever_options={"lexical_weight": 2},
     )
-    assert bm25.store is sample_kb.store and bm25.retriever is not sample_kb.retriever
-    assert bm25.retriever.mode == "bm25" and bm25.mode == "extractive"
-    assert [d.doc_id for d in bm25.documents()] == [d.doc_id for d in sample_kb.documents()]
+    assert heavier.store is sample_kb.store and heavier.retriever is not sample_kb.retriever
+    assert heavier.retriever.config.lexical_weight == 2 and heavier.mode == "extractive"
+    assert heavier.retriever.config.index_compounds == sample_kb.retriever.config.index_compounds  # the rest fitted
+    assert [d.doc_id for d in heavier.documents()] == [d.doc_id for d in sample_kb.documents()]
     with pytest.raises(ValueError, match="not both"):
         build_kb(sample_kb.settings, store=sample_kb.store, retriever=sample_kb.retriever, retriever_options={"a": 1})
     with pytest.raises(ValueError, match="vectors"):

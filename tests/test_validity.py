@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from ingest.metadata import build_meta
 from ingest.pipeline import prepare_document
 from kb.index import schema
+from kb.search.query import analyse_query
 from kb.validity import Validity, caveat, date_range, format_date_nl, recency_key, regime_in_text
 
 TODAY = date(2026, 12, 3)
@@ -184,7 +185,8 @@ def test_of_two_copies_of_a_passage_the_newer_valid_one_is_found(kb, tmp_path: P
         (folder / f"{name}.meta.yaml").write_text(f"id: {name}\ntitle: Reiskosten {name}\n{meta}", encoding="utf-8")
     kb.ingest([folder / "oud.md"])
     kb.ingest([folder / "nieuw.md", folder / "ingetrokken.md"])
-    passages = kb.retriever.retrieve("Wie vergoedt de reiskosten naar de taalschool in Oosterwolde?")
+    question = "Wie vergoedt de reiskosten naar de taalschool in Oosterwolde?"
+    passages = kb.retriever.retrieve(analyse_query(question, (), kb.retriever.lexicon))
     assert passages[0].doc_id == "nieuw", [(p.doc_id, p.score) for p in passages]
     assert [p.doc_id for p in passages if "Oosterwolde" in p.text] == ["nieuw"]  # the copies are not searchable
 

@@ -24,7 +24,7 @@ def test_actor_and_negation_rules():
 def test_verifier_keeps_supported_and_catches_unsupported_claims(sample_kb):
     verifier = CitationVerifier(sample_kb.embed_model, sample_kb.retriever.idf)
     rows = signals(verifier, load_claims(CLAIMS))
-    config = VerifyConfig()
+    config = VerifyConfig.load()
     predicted = predict(np.array([config.intercept, config.w_dense, config.w_lexical, config.w_negation]), rows)
     kept = np.mean([p for r, p in zip(rows, predicted) if r.supported])
     caught = np.mean([not p for r, p in zip(rows, predicted) if not r.supported])

@@ -4,7 +4,7 @@ No language model: every sentence of the answer is a verbatim sentence from a ci
 passage. Each candidate sentence gets a probability of being (part of) the answer from a
 small logistic model over evidence features (:mod:`kb.answer.sentences`: coverage of the
 question with compounds and the domain lexicon, heading match, dense similarity, passage
-rank, question type); the dozen most probable are then re-scored with their own e5
+rank, question type); the dozen most probable are then re-scored with their own embedding
 similarity to the question (:mod:`kb.answer.sentence_vectors`), which finds the answer to a
 question asked in other words; a further model over the evidence as a whole decides whether the
 sources answer the question at all, else the answerer abstains and names the closest
@@ -16,7 +16,7 @@ added.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from kb.answer.reader.model import Reader
@@ -28,15 +28,12 @@ from kb.answer.sentences import (
     Candidate,
     candidates,
     coverage,
-    dense_level,
-    question_kind,
     sentence_features,
     stems_of,
-    weighted_terms,
 )
+from kb.embeddings import ScoreProfile
 from kb.nl.text import term_match
-from kb.records import Citation, Passage
-from kb.search.lexicon import Lexicon
+from kb.records import Citation, Passage, Query
 
 ANAPHORA = (
     "hierin",
@@ -59,7 +56,6 @@ ANAPHORA = (
     "zo ",
 )
 ABSTAIN_TEXT = "De kennisbank geeft geen antwoord op deze vraag."
-HISTORY_WEIGHT = 0.35  # earlier questions of a follow-up count, less than the question itself
 LIST_ITEMS = 8  # a lead-in ending in ':' brings at most this many following lines
 
 
@@ -110,20 +106,23 @@ def _join_quotes(quotes: list[str]) -> str:
 
 
 class ExtractiveAnswerer:
-    """Builds an answer and its citations from ranked passages."""
+    """Builds an answer and its citations from ranked passages.
+
+    ``profile`` is the embedding model's :class:`~kb.embeddings.ScoreProfile`: the passages'
+    and sentences' similarities are read as levels on it."""
 
     def __init__(
         self,
+        profile: ScoreProfile,
         config: AnswerConfig | None = None,
         model: AnswerModel | None = None,
-        lexicon: Callable[[], Lexicon] | None = None,
         similarity: SentenceVectors | None = None,
         reader: Reader | None = None,
         reader_use: ReaderUse | None = None,
     ) -> None:
+        self.profile = profile
         self.config = config or AnswerConfig()
         self._model = model
-        self.lexicon = lexicon
         self.similarity = similarity  # without it, no second stage (the passage's similarity stands in)
         # The third stage: the trained reader re-reads the most probable sentences (kb/answer/reader)
         self.reader = reader if reader_use is not None else None
@@ -147,36 +146,26 @@ class ExtractiveAnswerer:
     @property
     def abstain_below(self) -> float:
         """The answerability under which this answerer abstains (the reader's when it reads)."""
-        with_reader = self.reader is not None and self.reader_use is not None
-        return self.reader_use.abstain_below if with_reader else self.model.abstain_below
+        return self.reader_use.abstain_below if self.reader_use is not None else self.model.abstain_below
 
-    def _weights(self, question: str, history: list[str] | tuple[str, ...]) -> dict[str, float]:
-        weights = weighted_terms(question)
-        for earlier in list(history)[-2:]:
-            for term, weight in weighted_terms(earlier).items():
-                weights.setdefault(term, HISTORY_WEIGHT * weight)
-        return weights
-
-    def score(
-        self, question: str, passages: list[Passage], history: list[str] | tuple[str, ...] = ()
-    ) -> tuple[list[Candidate], dict[str, float]]:
+    def score(self, query: Query, passages: list[Passage]) -> tuple[list[Candidate], dict[str, float]]:
         """Every candidate sentence with features and probability, and the question-level features."""
         cfg = self.config
-        weights = self._weights(question, history)
+        weights = query.coverage_weights
         considered = passages[: cfg.passages_considered]
         sentences = candidates(considered, cfg.passages_considered)
         if not sentences or not weights:
             return sentences, {}
-        lexicon = self.lexicon() if self.lexicon else None
-        expansions = weighted_terms(" ".join(lexicon.expansions(question))) if lexicon else {}
-        subject = set(weights) if question_kind(question) == "definition" else None
-        sentence_features(question, weights, expansions, sentences, considered, subject)
+        subject = set(weights) if query.kind == "definition" else None
+        sentence_features(
+            query.kind, weights, query.expansion_coverage_weights, sentences, considered, self.profile, subject
+        )
         for s in sentences:
             s.probability = self.model.sentence_probability(s.features)
-        best_sentence_dense = self._rerank(question, history, sentences)
+        best_sentence_dense = self._rerank(query, sentences)
         if best_sentence_dense is None:
             best_sentence_dense = max(s.features["dense"] for s in sentences)
-        best_reader = self._read(question, history, sentences, considered)
+        best_reader = self._read(query, sentences, considered)
         best = max(sentences, key=lambda s: s.probability)
         by_key = {(s.passage, s.position): s for s in sentences}
         best_window = 0.0
@@ -194,7 +183,7 @@ class ExtractiveAnswerer:
         question_features = {
             "best_sentence": best.probability,
             "best_coverage": best_window,
-            "dense_top": dense_level(dense[0]) if dense else 0.5,
+            "dense_top": self.profile.level(dense[0]) if dense else 0.5,
             "missing_mass": sum(missing.values()) / sum(weights.values()),
             "max_missing": max(missing.values(), default=0.0),
             "best_sentence_dense": best_sentence_dense,
@@ -203,9 +192,7 @@ class ExtractiveAnswerer:
             question_features["best_reader"] = best_reader
         return sentences, question_features
 
-    def _read(
-        self, question: str, history: list[str] | tuple[str, ...], sentences: list[Candidate], considered: list[Passage]
-    ) -> float | None:
+    def _read(self, query: Query, sentences: list[Candidate], considered: list[Passage]) -> float | None:
         """Third stage: the reader reads the most probable sentences with the question, and a
         dev-fitted model combines its probability with the earlier one. Returns the reader's best
         probability, or None without a reader."""
@@ -214,7 +201,7 @@ class ExtractiveAnswerer:
         use = self.reader_use
         ranked = sorted(sentences, key=lambda s: s.probability, reverse=True)
         top = ranked[: use.top]
-        asked = " ".join([*list(history)[-1:], question])  # a follow-up goes with its last question
+        asked = " ".join([*query.history[-1:], query.text])  # a follow-up goes with its last question
         read = self.reader.score(asked, [(considered[s.passage].title, s.text) for s in top])
         floor = float(min(read))
         for rank, s in enumerate(ranked):
@@ -224,7 +211,7 @@ class ExtractiveAnswerer:
             s.probability = use.sentence(s.probability, value)
         return float(max(read))
 
-    def _rerank(self, question: str, history: list[str] | tuple[str, ...], sentences: list[Candidate]) -> float | None:
+    def _rerank(self, query: Query, sentences: list[Candidate]) -> float | None:
         """Second stage: the most probable sentences re-scored with their own similarity to the
         question. Returns the best sentence similarity (centred), or None without a second stage."""
         top_n = self.model.rerank_top
@@ -233,8 +220,8 @@ class ExtractiveAnswerer:
         ranked = sorted(sentences, key=lambda s: s.probability, reverse=True)
         top = ranked[:top_n]
         # A follow-up ("En als ...?") means little alone: its last earlier question goes with it.
-        asked = " ".join([*list(history)[-1:], question])
-        levels = [dense_level(sim) for sim in self.similarity.similarities(asked, [s.text for s in top])]
+        asked = " ".join([*query.history[-1:], query.text])
+        levels = [self.profile.level(sim) for sim in self.similarity.similarities(asked, [s.text for s in top])]
         level_rank = {i: r for r, i in enumerate(sorted(range(len(top)), key=lambda i: -levels[i]))}
         floor = min(levels)
         for rank, s in enumerate(ranked):
@@ -248,38 +235,33 @@ class ExtractiveAnswerer:
         return max(levels)
 
     def answer(
-        self,
-        question: str,
-        passages: list[Passage],
-        history: list[str] | tuple[str, ...] = (),
-        trace: dict | None = None,
+        self, query: Query, passages: list[Passage], trace: dict | None = None
     ) -> tuple[str, list[Citation], bool, float]:
         """Returns (answer text, citations, abstained, confidence); ``trace`` receives the evidence features."""
-        sentences, question_features = self.score(question, passages, history)
+        sentences, question_features = self.score(query, passages)
         if not question_features:
             return self.abstain(passages, 0.0)
-        confidence, abstain_below = self.confidence(question_features)
+        confidence = self.confidence(question_features)
         if trace is not None:
             trace.update(question_features, p_answerable=confidence)
-        if confidence < abstain_below:
+        if confidence < self.abstain_below:
             return self.abstain(passages, confidence)
-        chosen = self._choose(question, sentences, self._weights(question, history))
+        chosen = self._choose(query, sentences, query.coverage_weights)
         considered = passages[: self.config.passages_considered]
         return self._compose(chosen, considered, confidence)
 
-    def confidence(self, question_features: dict[str, float]) -> tuple[float, float]:
-        """P(answerable) and the threshold under which the answerer abstains."""
+    def confidence(self, question_features: dict[str, float]) -> float:
+        """P(answerable): the fitted answerability model's, combined with the reader's best when it reads."""
         confidence = self.model.answerable_probability(question_features)
         if self.reader_use is not None and "best_reader" in question_features:
-            use = self.reader_use
-            return use.answerable(confidence, question_features["best_reader"]), use.abstain_below
-        return confidence, self.model.abstain_below
+            return self.reader_use.answerable(confidence, question_features["best_reader"])
+        return confidence
 
-    def _choose(self, question: str, sentences: list[Candidate], weights: dict[str, float]) -> list[Candidate]:
+    def _choose(self, query: Query, sentences: list[Candidate], weights: Mapping[str, float]) -> list[Candidate]:
         """The best sentence, then the next most probable ones that add something, then their context."""
         cfg = self.config
         ranked = sorted(sentences, key=lambda s: s.probability, reverse=True)
-        best = self._structural_first(question, ranked) or ranked[0]
+        best = self._structural_first(query, ranked) or ranked[0]
         ranked.remove(best)
         ranked.insert(0, best)
         chosen = [best]
@@ -310,7 +292,7 @@ class ExtractiveAnswerer:
                     if item not in chosen:
                         chosen.append(item)
         # A definition or a one-line answer reads better with the sentence after it.
-        if question_kind(question) == "definition" or sum(len(s.text) for s in chosen) < 120:
+        if query.kind == "definition" or sum(len(s.text) for s in chosen) < 120:
             nxt = by_key.get((best.passage, best.position + 1))
             if nxt is not None and nxt not in chosen and not nxt.text.rstrip().endswith(":"):
                 chosen.append(nxt)
@@ -319,19 +301,17 @@ class ExtractiveAnswerer:
         order = list(dict.fromkeys(order))
         return sorted(chosen, key=lambda s: (order.index(s.passage), s.position))
 
-    def _structural_first(self, question: str, ranked: list[Candidate]) -> Candidate | None:
+    def _structural_first(self, query: Query, ranked: list[Candidate]) -> Candidate | None:
         """What the question's form asks for, when the sources have it (a product rule, not a fitted one):
         "Wat is X?" — the definition a document gives of X (its Begrippenlijst or "Een X is ...");
         "Welke ...?" — a lead-in ending in ':' that announces the list, when it is nearly as
         probable as the best sentence (it then brings its items)."""
-        kind = question_kind(question)
-        if kind == "definition" and self.lexicon is not None:
-            for term in self.lexicon().find(question)[:1]:
-                definition = " ".join(term.definition.split())
-                for s in ranked:
-                    if definition and (s.text == definition or definition.startswith(s.text)):
-                        return s
-        if kind == "list":
+        definition = query.definition  # set for a definition question whose term a document or the lexicon defines
+        if query.kind == "definition" and definition:
+            for s in ranked:
+                if s.text == definition or definition.startswith(s.text):
+                    return s
+        if query.kind == "list":
             lead_ins = [s for s in ranked[:10] if s.text.rstrip().endswith(":")]
             if lead_ins and lead_ins[0].probability >= self.keep_ratio * ranked[0].probability:
                 return lead_ins[0]

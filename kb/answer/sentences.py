@@ -12,16 +12,15 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kb.nl.question import DEFINITION_OPENERS, LIST_OPENERS, QUANTITY_WORDS, question_kind  # noqa: F401  (re-read by the answerer)
+from kb.embeddings import ScoreProfile
 from kb.nl.text import STOPWORDS, WORD, fold, split_sentences, stem_word, term_match
-from kb.nl.words import compound_parts, is_english, rarity
+from kb.nl.words import compound_parts
 from kb.records import Passage
 
-ENGLISH_WEIGHT = 0.1  # English words in a question cannot match Dutch text: they barely count
 MODEL_PATH = Path(__file__).resolve().parents[1] / "data" / "answer_model.json"
 NUMBER_WORDS = {"een", "twee", "drie", "vier", "vijf", "zes", "zeven", "acht", "negen", "tien", "twaalf", "twintig",
                 "dertig", "veertig", "vijftig", "zestig", "honderd", "duizend", "helft", "procent"}  # fmt: skip
@@ -32,7 +31,7 @@ SENTENCE_FEATURES = (
     "window_coverage",  # the same for the sentence with its neighbours
     "expansion_coverage",  # share of the lexicon's other names for the question's terms found
     "heading_coverage",  # share of the question's weight in the passage's title and section
-    "dense",  # the passage's e5 similarity, centred on e5's unrelated-text level
+    "dense",  # the passage's similarity as a level of the model's ScoreProfile (0 = unrelated text)
     "passage_rank",  # 1 / (1 + rank of the passage)
     "first_in_passage",  # the sentence opens its passage
     "number_match",  # a quantity question and a number in the sentence
@@ -43,30 +42,18 @@ SENTENCE_FEATURES = (
 )
 RERANK_FEATURES = (
     "first_stage",  # log-odds of the sentence model above
-    "sentence_dense",  # e5 similarity of the question to the sentence itself, centred
+    "sentence_dense",  # similarity of the question to the sentence itself, as a level
     "dense_rank",  # 1 / (1 + rank of that similarity among the question's embedded sentences)
     "first_stage_rank",  # 1 / (1 + rank of the sentence by the sentence model)
 )
 QUESTION_FEATURES = (
     "best_sentence",  # the best sentence's probability
     "best_coverage",  # the best coverage of the question by a window of up to three sentences
-    "dense_top",  # the top passage's e5 similarity, centred
+    "dense_top",  # the top passage's similarity, as a level
     "missing_mass",  # share of the question's weight in words found in none of the passages considered
     "max_missing",  # the weight of the most specific question word found nowhere ("kinderbijslag")
-    "best_sentence_dense",  # the highest e5 similarity of the question to a single candidate sentence
+    "best_sentence_dense",  # the highest level of the question's similarity to a single candidate sentence
 )
-
-
-def weighted_terms(text: str) -> dict[str, float]:
-    """The text's content words as stems, each weighted by its rarity in general Dutch."""
-    weights: dict[str, float] = {}
-    for word in WORD.findall(fold(text)):
-        if word in STOPWORDS or (len(word) < 2 and not word.isdigit()):
-            continue
-        stem = stem_word(word)
-        weight = ENGLISH_WEIGHT if is_english(word) else 0.15 + rarity(word)
-        weights[stem] = max(weights.get(stem, 0.0), weight)
-    return weights
 
 
 def stems_of(text: str) -> set[str]:
@@ -80,7 +67,7 @@ def stems_of(text: str) -> set[str]:
     return stems
 
 
-def coverage(weights: dict[str, float], stems: set[str]) -> float:
+def coverage(weights: Mapping[str, float], stems: set[str]) -> float:
     total = sum(weights.values())
     return sum(w * term_match(t, stems) for t, w in weights.items()) / total if total else 0.0
 
@@ -110,21 +97,16 @@ def candidates(passages: Sequence[Passage], considered: int) -> list[Candidate]:
     return found
 
 
-def dense_level(score: float) -> float:
-    """e5 similarities are compressed (unrelated text ≈ 0.80): centre and scale them."""
-    return (score - 0.80) / 0.10
-
-
 def sentence_features(
-    question: str,
-    weights: dict[str, float],
-    expansions: dict[str, float],
+    kind: str,
+    weights: Mapping[str, float],
+    expansions: Mapping[str, float],
     sentences: list[Candidate],
     passages: Sequence[Passage],
+    profile: ScoreProfile,
     subject: set[str] | None = None,
 ) -> None:
-    """Fill ``features`` of every candidate."""
-    kind = question_kind(question)
+    """Fill ``features`` of every candidate; ``kind`` is the question's (kb.nl.question.question_kind)."""
     by_key = {(s.passage, s.position): s for s in sentences}
     headings = {i: stems_of(f"{p.title} {p.section}") for i, p in enumerate(passages)}
     for s in sentences:
@@ -137,7 +119,7 @@ def sentence_features(
             "window_coverage": coverage(weights, window),
             "expansion_coverage": coverage(expansions, s.stems) if expansions else 0.0,
             "heading_coverage": coverage(weights, headings[s.passage]),
-            "dense": dense_level(passages[s.passage].dense_score) if passages[s.passage].dense_score else 0.5,
+            "dense": profile.level(passages[s.passage].dense_score) if passages[s.passage].dense_score else 0.5,
             "passage_rank": 1.0 / (1 + s.passage),
             "first_in_passage": float(s.position == 0),
             "number_match": float(kind == "quantity" and has_number),

@@ -13,6 +13,14 @@ from kb.chat.audit import valid_address
 from kb.chat.auth import ADMIN, COOKIE_NAME, AdminGate, AdminSession
 
 
+def takes_request(fn: Any) -> Any:
+    """Mark ``fn``'s ``request`` parameter as ``gr.Request`` for Gradio (a nested handler whose module
+    imports gradio lazily cannot name the type in its annotations)."""
+    import gradio as gr
+
+    fn.__annotations__["request"] = gr.Request
+    return fn
+
 def client_address(request: Any) -> str:
     """The address the request came from, checked (``X-Forwarded-For`` only counts from a trusted proxy)."""
     client = getattr(request, "client", None)

@@ -4,51 +4,25 @@ Why not bm25s (or llama-index's BM25 retriever) for our own ranking: classic BM2
 term's IDF and the average passage length from the indexed collection, so adding unrelated
 documents — a CoP adding a hundred pages about bijstand, or one file repeating a word —
 changes every passage's score and reorders answers about documents nobody touched. Here a
-term's weight comes from its rarity in general Dutch (:mod:`kb.nl.words`, wordfreq) and the
+term's weight comes from its rarity in general Dutch (:func:`kb.nl.terms.keyword_weights`) and the
 length normalisation uses a fixed typical passage length (the chunker cuts passages to
 220–900 characters), so a passage's score is a function of the question and that passage
 alone. Scores are divided by the best score the question could reach, which puts them on a
-fixed 0–1 scale for fusion with the dense similarity. The eval's BM25 baseline keeps bm25s.
+fixed 0–1 scale for fusion with the dense similarity. The eval's BM25 baseline keeps bm25s
+(:mod:`evals.baselines`).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from scipy import sparse
 
-from kb.nl.text import STOPWORDS, WORD, fold, stem_word
-from kb.nl.words import compound_parts, is_english, zipf
-
 K1 = 1.2
 B = 0.75
 TYPICAL_LENGTH = 60  # content tokens in a typical passage (title and heading included)
-MAX_WEIGHT = 8.0  # a word general Dutch never uses ("opstartklas"); "de" weighs 0.3
-PART_WEIGHT = 0.5  # a compound's part counts half as much as a word written on its own
-
-
-def term_weight(word: str) -> float:
-    """Fixed weight of a (folded) word: high for rare words, near zero for the commonest."""
-    if is_english(word):
-        return 0.3  # English cannot match Dutch text; keep it from dominating
-    return max(0.1, MAX_WEIGHT - zipf(word))
-
-
-def query_terms(text: str, compounds: bool = True) -> dict[str, float]:
-    """A question's stems with their weights; compound parts at half weight."""
-    weights: dict[str, float] = {}
-    for word in WORD.findall(fold(text)):
-        if word in STOPWORDS or (len(word) < 2 and not word.isdigit()):
-            continue
-        stem = stem_word(word)
-        weights[stem] = max(weights.get(stem, 0.0), term_weight(word))
-        for part in compound_parts(word) if compounds else ():
-            if part not in STOPWORDS:
-                p = stem_word(part)
-                weights[p] = max(weights.get(p, 0.0), PART_WEIGHT * term_weight(part))
-    return weights
 
 
 class FixedScaleKeywords:
@@ -69,7 +43,7 @@ class FixedScaleKeywords:
             (np.array(values, dtype=np.float32), (rows, cols)), shape=(len(passages_tokens), max(len(vocabulary), 1))
         )
 
-    def scores(self, weights: dict[str, float]) -> np.ndarray:
+    def scores(self, weights: Mapping[str, float]) -> np.ndarray:
         """Each passage's score on a 0–1 scale (1 = every question term, saturated)."""
         known = [(self.vocabulary[t], w) for t, w in weights.items() if t in self.vocabulary]
         reachable = sum(weights.values()) * (K1 + 1)

@@ -1,10 +1,13 @@
-"""Hybrid retrieval: dense (Chroma, e5) + BM25 (Dutch stemmer and stop words), fused.
+"""Our retrieval: exact dense similarity (Chroma's stored vectors) + fixed-scale keyword scores, fused.
 
-Why bm25s directly instead of llama-index's ``BM25Retriever`` wrapper: the wrapper fixes
-metadata filters at construction (we filter per question) and loses the Dutch stemmer
-on reload. Why our own fusion instead of ``QueryFusionRetriever``: its reciprocal-rank
-mode has no per-retriever weights, and the answerer needs each passage's dense and
-lexical evidence separately (for abstention), which fused ``NodeWithScore`` drops.
+Why our own keyword scoring instead of bm25s or llama-index's ``BM25Retriever``: their IDF and
+average length come from whatever is indexed, so an unrelated document moves every score
+(:mod:`kb.search.lexical`). Why our own fusion instead of ``QueryFusionRetriever``: its
+reciprocal-rank mode has no per-retriever weights, and the answerer needs each passage's dense
+and lexical evidence separately (for abstention), which fused ``NodeWithScore`` drops. The
+textbook baselines the eval compares with (BM25 only, dense only, reciprocal-rank fusion) live
+in :mod:`evals.baselines`, behind the same :class:`~kb.search.protocol.Retriever` protocol; they
+share this module's passage merging and filters.
 """
 
 from __future__ import annotations
@@ -13,32 +16,28 @@ import logging
 import math
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-import bm25s
 import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
+from kb.embeddings import ScoreProfile
 from kb.index import passage_text
+from kb.index.schema import StoredPassage
 from kb.index.store import ChunkStore
-from kb.nl.question import question_kind
 from kb.nl.text import tokenize, tokenize_compounds
-from kb.records import Passage
-from kb.search.lexical import FixedScaleKeywords, query_terms
+from kb.records import Passage, Query
+from kb.search.defaults import RetrievalConfig
+from kb.search.lexical import FixedScaleKeywords
 from kb.search.lexicon import Lexicon
 from kb.search.quality import near_duplicates, passage_quality
 from kb.validity import Validity, recency_key
 
 log = logging.getLogger(__name__)
-logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets its own logger to DEBUG on import
 
 FILTER_KEYS = ("kind", "cop", "year", "doc_id", "publisher")
-RRF_K = 60
-RANK_TIEBREAK = 0.05  # small reciprocal-rank term next to normalised scores (plain baselines)
-DENSE_UNRELATED = 0.80  # e5 similarity of unrelated text (its scores are compressed)
-DENSE_SPAN = 0.10  # a close match scores about this much higher
 MERGE_SHARE = 0.6  # a neighbouring chunk joins a passage when it scores at least this share of it
 DOC_CAP = 3  # at most this many passages of one document before every other document had its turn
 
@@ -62,11 +61,10 @@ class _Snapshot:
     chunks: list[IndexedChunk] = field(default_factory=list)
     by_id: dict[str, int] = field(default_factory=dict)
     df: Counter = field(default_factory=Counter)
-    bm25: bm25s.BM25 | None = None
     lexicon: Lexicon = field(default_factory=lambda: Lexicon([]))
     keywords: FixedScaleKeywords | None = None
     quality: np.ndarray | None = None  # passage_quality of ``chunks``
-    vectors: np.ndarray | None = None  # unit e5 vectors of ``chunks`` (ours: exact, in-memory dense scores)
+    vectors: np.ndarray | None = None  # unit vectors of ``chunks`` (exact, in-memory dense scores)
     duplicates: int = 0
 
 
@@ -86,41 +84,151 @@ def _shingles(text: str) -> set[tuple[str, ...]]:
     return {tuple(words[i : i + 3]) for i in range(max(len(words) - 2, 1))}
 
 
+def idf_of(df: Counter, passages: int, term: str) -> float:
+    """BM25's IDF of ``term`` over ``passages`` passages of which ``df[term]`` hold it."""
+    n = max(passages, 1)
+    count = df.get(term, 0)
+    return math.log(1 + (n - count + 0.5) / (count + 0.5))
+
+
+def matches_filters(meta: dict, filters: dict) -> bool:
+    """Does a passage with metadata ``meta`` pass every filter (a value, or a list of allowed values)?"""
+    for key, wanted in filters.items():
+        value = meta.get(key)
+        if isinstance(wanted, (list, tuple, set)):
+            if value not in wanted:
+                return False
+        elif value != wanted:
+            return False
+    return True
+
+
+def chroma_where(filters: dict) -> dict | None:
+    """The filters as a Chroma ``where`` clause (None: no filter)."""
+    clauses = [{k: {"$in": list(v)}} if isinstance(v, (list, tuple, set)) else {k: v} for k, v in filters.items()]
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def clean_filters(filters: dict | None) -> dict:
+    """The filters that filter something (empty values left out)."""
+    return {key: v for key, v in (filters or {}).items() if v not in (None, "", [])}
+
+
+def filter_values_of(chunks: Sequence[IndexedChunk]) -> dict[str, list]:
+    """Values present in ``chunks`` per filter key (for the UI and for resolving CLI input)."""
+    values: dict[str, set] = defaultdict(set)
+    for chunk in chunks:
+        for key in FILTER_KEYS:
+            value = chunk.meta.get(key)
+            if value not in (None, "", 0):
+                values[key].add(value)
+    return {k: sorted(v) for k, v in values.items()}
+
+
+def indexed_chunk(p: StoredPassage, analyze: Callable[[str], list[str]], quality: float = 1.0) -> IndexedChunk:
+    """A stored passage as the retrievers search it: its text with title and heading, tokenised."""
+    tokens = analyze(passage_text.embed_input(p.title, p.section, p.text))
+    return IndexedChunk(p.chunk_id, p.doc_id, p.index, p.text, p.fields, tokens, quality)
+
+
+def merge_passages(
+    chunks: Sequence[IndexedChunk],
+    by_id: Mapping[str, int],
+    ranked: Sequence[tuple[str, float]],
+    dense_map: Mapping[str, float],
+    lexical_map: Mapping[str, float],
+    floor: float,
+    joins: Callable[[int, int], bool] | None = None,
+) -> list[Passage]:
+    """Merge each ranked chunk with its neighbours into a passage; drop near-duplicates of better passages.
+
+    ``chunks`` are in document order, ``by_id`` gives a chunk id's position, ``ranked`` holds
+    (chunk id, score) best first. ``joins(neighbour, member)`` decides whether a neighbouring
+    chunk joins; by default a neighbour joins when it was ranked too. ``floor`` is the dense
+    evidence of a chunk missing from ``dense_map``."""
+    retrieved = {cid for cid, _ in ranked}
+    if joins is None:
+
+        def joins(neighbour: int, _member: int) -> bool:
+            return chunks[neighbour].chunk_id in retrieved
+
+    taken: set[str] = set()
+    passages: list[Passage] = []
+    seen_shingles: list[set] = []
+    top_score = ranked[0][1] if ranked else 1.0
+    for cid, score in ranked:
+        if cid in taken:
+            continue
+        start = end = by_id[cid]
+        doc_id = chunks[start].doc_id
+        while (
+            start > 0
+            and chunks[start - 1].doc_id == doc_id
+            and chunks[start - 1].chunk_id not in taken
+            and joins(start - 1, start)
+            and end - start < 2
+        ):
+            start -= 1
+        while (
+            end + 1 < len(chunks)
+            and chunks[end + 1].doc_id == doc_id
+            and chunks[end + 1].chunk_id not in taken
+            and joins(end + 1, end)
+            and end - start < 2
+        ):
+            end += 1
+        members = chunks[start : end + 1]
+        taken.update(m.chunk_id for m in members)
+        text = "\n".join(m.text for m in members)
+        shingles = _shingles(text)
+        if any(len(shingles & s) / max(min(len(shingles), len(s)), 1) > 0.7 for s in seen_shingles):
+            continue
+        seen_shingles.append(shingles)
+        first, md = members[0], members[0].meta
+        locators = list(dict.fromkeys(m.meta.get("locator", "") for m in members))
+        passages.append(
+            Passage(
+                chunk_ids=[m.chunk_id for m in members],
+                doc_id=doc_id,
+                title=md.get("title", doc_id),
+                publisher=md.get("publisher", ""),
+                date=md.get("date", ""),
+                kind=md.get("kind", ""),
+                locator=locators[0] if len(locators) == 1 else f"{locators[0]} – {locators[-1]}",
+                text=text,
+                score=score / top_score,
+                first_index=first.index,
+                last_index=members[-1].index,
+                section=md.get("section", ""),
+                dense_score=max(dense_map.get(m.chunk_id, floor) for m in members),
+                lexical_score=max(lexical_map.get(m.chunk_id, 0.0) for m in members),
+                parts=[(m.meta.get("locator", ""), m.text) for m in members],
+                validity=Validity.from_fields(md),
+            )
+        )
+    return passages
+
+
 class HybridRetriever:
-    """Retrieves passages for a question; reloads the BM25 index when the store changes."""
+    """Retrieves passages for a :class:`~kb.records.Query`; rebuilds its index when the store changes.
+
+    ``profile`` puts the embedding model's similarities on a common scale (:class:`kb.embeddings.ScoreProfile`);
+    ``config`` holds the options fitted on dev (default: ``kb/data/retrieval.json``)."""
 
     def __init__(
         self,
         store: ChunkStore,
         embed_model: BaseEmbedding,
-        dense_weight: float = 1.0,
-        lexical_weight: float = 1.0,
-        mode: str = "hybrid",  # hybrid | dense | bm25 (the latter two for the eval baselines)
-        fusion: str = "relative",  # relative | rrf
-        plain: bool = False,  # the textbook baseline: no compounds, lexicon, duplicates, quality or cap
-        index_compounds: bool = True,  # add compound parts to the passages' tokens
-        query_compounds: bool = False,  # add compound parts to the question's tokens
-        expansion_weight: float = 0.5,  # weight of the lexicon's other names, as a separate keyword ranking
+        profile: ScoreProfile,
+        config: RetrievalConfig | None = None,
         today: Callable[[], date] = date.today,  # for "still valid" in the tie-break between equal passages
     ) -> None:
-        # Defaults from the dev split (``python -m evals.tune_retrieval``; its output:
-        # evals/tuning/retrieval-dev.txt, best mean hit@5 over the sample and the grown corpus):
-        # passages carry their compounds' parts next to the whole word, so a question's
-        # "reiskosten" meets a text's "reiskostenvergoeding"; splitting the question as well
-        # added nothing there; the lexicon's other names help as a second, lighter ranking.
-        self.index_compounds = index_compounds and not plain
-        self.query_compounds = query_compounds and not plain
-        self.expansion_weight = 0.0 if plain else expansion_weight
-        self.fusion = fusion
-        self.plain = plain
-        if plain:
-            self.dense_weight = self.lexical_weight = 1.0
         self.store = store
         self.embed_model = embed_model
-        if not plain:
-            self.dense_weight = dense_weight
-            self.lexical_weight = lexical_weight
-        self.mode = mode
+        self.profile = profile
+        self.config = config or RetrievalConfig.load()
         self.today = today
         self._snapshot = _Snapshot()
         self._refresh_lock = threading.Lock()
@@ -156,7 +264,7 @@ class HybridRetriever:
 
     # -- index -----------------------------------------------------------------------
     def refresh(self, force: bool = False) -> _Snapshot:
-        """(Re)build the in-memory lexical index if the store changed; returns the current snapshot.
+        """(Re)build the in-memory index if the store changed; returns the current snapshot.
 
         "Changed" means the store's write generation differs from the one the snapshot was
         built from (one small read per call): any add, replace, removal or import by any
@@ -170,63 +278,46 @@ class HybridRetriever:
             generation = self.store.generation()
             if generation == self._snapshot.generation and not force:
                 return self._snapshot
-            # Of near-copies the newest valid one stays searchable (the same passage in an old and a
-            # new version of a handreiking is equal evidence); among equals the earliest indexed.
-            today = self.today()
-            passages = sorted(
-                self.store.current_passages(),
-                key=lambda p: (recency_key(Validity.from_fields(p.fields), today), p.ingested_at, p.doc_id, p.index),
-            )
-            duplicates = {} if self.plain else near_duplicates([p.text for p in passages])
-            kept = [p for i, p in enumerate(passages) if i not in duplicates]
-            kept.sort(key=lambda p: (p.doc_id, p.index))
-            lexicon = (
-                Lexicon([]) if self.plain else Lexicon.build((p.chunk_id, p.doc_id, p.section, p.text) for p in kept)
-            )
-            analyze = tokenize_compounds if self.index_compounds else tokenize
-            chunks = [
-                IndexedChunk(
-                    p.chunk_id,
-                    p.doc_id,
-                    p.index,
-                    p.text,
-                    p.fields,
-                    analyze(passage_text.embed_input(p.title, p.section, p.text)),
-                    1.0 if self.plain else passage_quality(p.text),
-                )
-                for p in kept
-            ]
-            if not self.plain:  # a passage is worth at most what its document typically is
-                by_doc: dict[str, list[float]] = defaultdict(list)
-                for c in chunks:
-                    by_doc[c.doc_id].append(c.quality)
-                typical = {doc: float(np.median(values)) for doc, values in by_doc.items()}
-                for c in chunks:
-                    c.quality = min(c.quality, typical[c.doc_id])
-            bm25 = None
-            if chunks and self.plain:  # the textbook baselines; ours scores with kb.search.lexical
-                bm25 = bm25s.BM25()
-                bm25.index([c.tokens or ["∅"] for c in chunks], show_progress=False)
-            self._snapshot = _Snapshot(
-                generation=generation,
-                chunks=chunks,
-                by_id={c.chunk_id: i for i, c in enumerate(chunks)},
-                df=Counter(t for c in chunks for t in set(c.tokens)),
-                bm25=bm25,
-                lexicon=lexicon,
-                keywords=None if self.plain or not chunks else FixedScaleKeywords([c.tokens for c in chunks]),
-                vectors=None if self.plain or not chunks else self._vectors(chunks),
-                quality=np.array([c.quality for c in chunks], dtype=np.float32),
-                duplicates=len(duplicates),
-            )
-            log.info("lexical index rebuilt: %d passages", len(chunks))
+            self._snapshot = self._build(generation)
+            log.info("lexical index rebuilt: %d passages", len(self._snapshot.chunks))
             return self._snapshot
+
+    def _build(self, generation: str) -> _Snapshot:
+        # Of near-copies the newest valid one stays searchable (the same passage in an old and a
+        # new version of a handreiking is equal evidence); among equals the earliest indexed.
+        today = self.today()
+        passages = sorted(
+            self.store.current_passages(),
+            key=lambda p: (recency_key(Validity.from_fields(p.fields), today), p.ingested_at, p.doc_id, p.index),
+        )
+        duplicates = near_duplicates([p.text for p in passages])
+        kept = [p for i, p in enumerate(passages) if i not in duplicates]
+        kept.sort(key=lambda p: (p.doc_id, p.index))
+        lexicon = Lexicon.build((p.chunk_id, p.doc_id, p.section, p.text) for p in kept)
+        analyze = tokenize_compounds if self.config.index_compounds else tokenize
+        chunks = [indexed_chunk(p, analyze, passage_quality(p.text)) for p in kept]
+        # a passage is worth at most what its document typically is
+        by_doc: dict[str, list[float]] = defaultdict(list)
+        for c in chunks:
+            by_doc[c.doc_id].append(c.quality)
+        typical = {doc: float(np.median(values)) for doc, values in by_doc.items()}
+        for c in chunks:
+            c.quality = min(c.quality, typical[c.doc_id])
+        return _Snapshot(
+            generation=generation,
+            chunks=chunks,
+            by_id={c.chunk_id: i for i, c in enumerate(chunks)},
+            df=Counter(t for c in chunks for t in set(c.tokens)),
+            lexicon=lexicon,
+            keywords=FixedScaleKeywords([c.tokens for c in chunks]) if chunks else None,
+            vectors=self._vectors(chunks) if chunks else None,
+            quality=np.array([c.quality for c in chunks], dtype=np.float32),
+            duplicates=len(duplicates),
+        )
 
     def idf(self, term: str) -> float:
         snap = self._snapshot
-        n = max(len(snap.chunks), 1)
-        df = snap.df.get(term, 0)
-        return math.log(1 + (n - df + 0.5) / (df + 0.5))
+        return idf_of(snap.df, len(snap.chunks), term)
 
     def known(self, term: str) -> bool:
         """True when the stem occurs in the indexed passages (also inside a compound word)."""
@@ -235,103 +326,50 @@ class HybridRetriever:
             return True
         return len(term) >= 5 and any(term in t for t in snap.df)
 
-    # -- filters ---------------------------------------------------------------------
     def filter_values(self) -> dict[str, list]:
         """Values present in the index per filter key (for the UI and for resolving CLI input)."""
-        values: dict[str, set] = defaultdict(set)
-        for chunk in self.refresh().chunks:
-            for key in FILTER_KEYS:
-                value = chunk.meta.get(key)
-                if value not in (None, "", 0):
-                    values[key].add(value)
-        return {k: sorted(v) for k, v in values.items()}
-
-    def _matches(self, meta: dict, filters: dict) -> bool:
-        for key, wanted in filters.items():
-            value = meta.get(key)
-            if isinstance(wanted, (list, tuple, set)):
-                if value not in wanted:
-                    return False
-            elif value != wanted:
-                return False
-        return True
-
-    @staticmethod
-    def _where(filters: dict) -> dict | None:
-        clauses = [{k: {"$in": list(v)}} if isinstance(v, (list, tuple, set)) else {k: v} for k, v in filters.items()]
-        if not clauses:
-            return None
-        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+        return filter_values_of(self.refresh().chunks)
 
     # -- search ----------------------------------------------------------------------
-    def retrieve(
-        self,
-        question: str,
-        k: int = 10,
-        filters: dict | None = None,
-        history: list[str] | tuple[str, ...] = (),
-    ) -> list[Passage]:
-        """Ranked passages (adjacent chunks merged, near-duplicates dropped), best first."""
+    def retrieve(self, query: Query, k: int = 10, filters: dict | None = None) -> list[Passage]:
+        """Ranked passages (adjacent chunks merged, near-duplicates dropped), best first.
+
+        Every score is a function of the question and one passage only — the exact dense
+        similarity on the model's fixed scale and a keyword score with fixed term weights
+        (:mod:`kb.search.lexical`), times the passage's quality — and a neighbour joins a passage
+        by its own score, not by the company it keeps. Documents added elsewhere can push a
+        passage down the list but never change its score or its text."""
         snap = self.refresh()
         if not snap.chunks:
             return []
-        filters = {key: v for key, v in (filters or {}).items() if v not in (None, "", [])}
-        query = " ".join([*list(history)[-2:], question])
+        filters = clean_filters(filters)
         pool = max(4 * k, 40)
-        if not self.plain:
-            return self._retrieve_fixed_scale(snap, question, query, k, pool, filters)
-        dense: list[tuple[str, float]] = []
-        if self.mode in ("hybrid", "dense"):
-            embedding = self.embed_model.get_query_embedding(query)
-            dense = [
-                (cid, s) for cid, s in self.store.query(embedding, pool, self._where(filters)) if cid in snap.by_id
-            ]
-        lexical: list[tuple[str, float]] = []
-        if self.mode in ("hybrid", "bm25") and snap.bm25 is not None:
-            lexical = self._lexical(snap, query, pool, filters)
-        fused = self._fuse(dense, lexical)
-        dense_map, lexical_map = dict(dense), dict(lexical)
-        floor = min(dense_map.values()) if dense_map else 0.0
-        ranked = sorted(fused.items(), key=lambda item: item[1], reverse=True)
-        return self._merge(snap, ranked, dense_map, lexical_map, floor)[: max(k, 10)]
-
-    def _retrieve_fixed_scale(
-        self, snap: _Snapshot, question: str, query: str, k: int, pool: int, filters: dict
-    ) -> list[Passage]:
-        """Ours: every score is a function of the question and one passage only — the exact e5
-        similarity on a fixed scale and a keyword score with fixed term weights (:mod:`kb.search.lexical`),
-        times the passage's quality — and a neighbour joins a passage by its own score, not by the
-        company it keeps. Documents added elsewhere can push a passage down the list but never
-        change its score or its text."""
+        cfg, profile = self.config, self.profile
         n = len(snap.chunks)
-        dense = np.full(n, DENSE_UNRELATED, dtype=np.float32)
-        lexical = np.zeros(n, dtype=np.float32)
+        dense = np.full(n, profile.unrelated, dtype=np.float32)
+        embedding = self.embed_model.get_query_embedding(query.search_text)
+        if snap.vectors is not None:
+            vector = np.asarray(embedding, dtype=np.float32)
+            dense = snap.vectors @ (vector / (np.linalg.norm(vector) or 1.0))
+        else:  # see _vectors: the store's nearest neighbours, the rest at the unrelated level
+            for cid, score in self.store.query(embedding, pool, chroma_where(filters)):
+                if cid in snap.by_id:
+                    dense[snap.by_id[cid]] = score
         fused = np.zeros(n, dtype=np.float32)
-        if self.mode in ("hybrid", "dense"):
-            embedding = self.embed_model.get_query_embedding(query)
-            if snap.vectors is not None:
-                vector = np.asarray(embedding, dtype=np.float32)
-                dense = snap.vectors @ (vector / (np.linalg.norm(vector) or 1.0))
-            else:  # see _vectors: the store's nearest neighbours, the rest at the unrelated level
-                for cid, score in self.store.query(embedding, pool, self._where(filters)):
-                    if cid in snap.by_id:
-                        dense[snap.by_id[cid]] = score
-            fused += self.dense_weight * (dense - DENSE_UNRELATED) / DENSE_SPAN
-        if self.mode in ("hybrid", "bm25") and snap.keywords is not None:
-            lexical = snap.keywords.scores(query_terms(query, self.query_compounds))
-            fused += self.lexical_weight * lexical
-            extra = snap.lexicon.expansions(query) if self.expansion_weight else []
-            if extra:
-                fused += self.expansion_weight * snap.keywords.scores(
-                    query_terms(" ".join(extra), self.query_compounds)
-                )
+        fused += cfg.dense_weight * (dense - profile.unrelated) / profile.span
+        lexical = np.zeros(n, dtype=np.float32)
+        if snap.keywords is not None:
+            lexical = snap.keywords.scores(query.keyword_weights)
+            fused += cfg.lexical_weight * lexical
+            if cfg.expansion_weight and query.expansion_keyword_weights:
+                fused += cfg.expansion_weight * snap.keywords.scores(query.expansion_keyword_weights)
         fused *= snap.quality
         mask = self._mask(snap, filters)
         if mask is not None:
             fused = np.where(mask, fused, -np.inf)
         top = np.argsort(-fused, kind="stable")[: min(pool, n)]
         candidates = {snap.chunks[int(i)].chunk_id: float(fused[i]) for i in top if np.isfinite(fused[i])}
-        self._definition_first(snap, question, candidates, filters)
+        self._definition_first(snap, query, candidates, filters)
         ranked = sorted(candidates.items(), key=self._tie_break(snap))
 
         def joins(neighbour: int, member: int) -> bool:
@@ -341,7 +379,7 @@ class HybridRetriever:
         near = {j for cid, _ in ranked for j in range(snap.by_id[cid] - 2, snap.by_id[cid] + 3) if 0 <= j < n}
         dense_map = {snap.chunks[j].chunk_id: float(dense[j]) for j in near}
         lexical_map = {snap.chunks[j].chunk_id: float(lexical[j]) for j in near}
-        passages = self._merge(snap, ranked, dense_map, lexical_map, DENSE_UNRELATED, joins)
+        passages = merge_passages(snap.chunks, snap.by_id, ranked, dense_map, lexical_map, profile.unrelated, joins)
         return cap_per_document(passages, DOC_CAP)[: max(k, 10)]
 
     def _tie_break(self, snap: _Snapshot) -> Callable[[tuple[str, float]], tuple]:
@@ -357,118 +395,18 @@ class HybridRetriever:
 
         return key
 
-    def _mask(self, snap: _Snapshot, filters: dict) -> np.ndarray | None:
+    @staticmethod
+    def _mask(snap: _Snapshot, filters: dict) -> np.ndarray | None:
         if not filters:
             return None
-        return np.array([self._matches(c.meta, filters) for c in snap.chunks], dtype=bool)
+        return np.array([matches_filters(c.meta, filters) for c in snap.chunks], dtype=bool)
 
-    def _definition_first(self, snap: _Snapshot, question: str, fused: dict[str, float], filters: dict) -> None:
+    @staticmethod
+    def _definition_first(snap: _Snapshot, query: Query, fused: dict[str, float], filters: dict) -> None:
         """'Wat is X?': the passage where a document defines X (its glossary or "Een X is ...") ranks first."""
-        if question_kind(question) != "definition":
+        if query.kind != "definition":
             return
-        terms = snap.lexicon.find(question)
         top = max(fused.values(), default=1.0)
-        for term in terms[:1]:
-            cid = term.chunk_id
-            if cid in snap.by_id and self._matches(snap.chunks[snap.by_id[cid]].meta, filters):
-                fused[cid] = top * 1.01
-
-    def _fuse(self, dense: list[tuple[str, float]], lexical: list[tuple[str, float]]) -> dict[str, float]:
-        """Weighted fusion of the two rankings.
-
-        ``rrf``: reciprocal ranks. ``relative``: min-max normalised scores (llama-index's
-        relative-score idea), so a passage that only BM25 finds, with a far stronger score
-        than the rest, is not pushed out by passages both searches rank in the middle.
-        """
-        fused: dict[str, float] = defaultdict(float)
-        for weight, ranking in ((self.dense_weight, dense), (self.lexical_weight, lexical)):
-            if not ranking:
-                continue
-            top, bottom = ranking[0][1], ranking[-1][1]
-            spread = (top - bottom) or 1.0
-            for rank, (cid, score) in enumerate(ranking):
-                if self.fusion == "rrf":
-                    fused[cid] += weight / (RRF_K + rank + 1)
-                else:
-                    fused[cid] += weight * ((score - bottom) / spread + RANK_TIEBREAK / (rank + 1))
-        return fused
-
-    def _lexical(self, snap: _Snapshot, query: str, n: int, filters: dict) -> list[tuple[str, float]]:
-        tokens = tokenize_compounds(query) if self.query_compounds else tokenize(query)
-        if not tokens:
-            return []
-        mask = None
-        if filters:
-            mask = np.array([self._matches(c.meta, filters) for c in snap.chunks], dtype=float)
-            if not mask.any():
-                return []
-        k = min(n, len(snap.chunks))
-        indexes, scores = snap.bm25.retrieve([tokens], k=k, weight_mask=mask, show_progress=False)
-        return [(snap.chunks[int(i)].chunk_id, float(s)) for i, s in zip(indexes[0], scores[0]) if s > 0]
-
-    def _merge(self, snap: _Snapshot, ranked, dense_map, lexical_map, floor, joins=None) -> list[Passage]:
-        """Merge a passage with its retrieved neighbours; drop near-duplicates of better passages.
-
-        ``joins(neighbour, member)`` decides whether a neighbouring chunk joins; by default a
-        neighbour joins when it was retrieved too."""
-        retrieved = {cid for cid, _ in ranked}
-        if joins is None:
-
-            def joins(neighbour: int, _member: int) -> bool:
-                return snap.chunks[neighbour].chunk_id in retrieved
-
-        taken: set[str] = set()
-        passages: list[Passage] = []
-        seen_shingles: list[set] = []
-        top_score = ranked[0][1] if ranked else 1.0
-        for cid, score in ranked:
-            if cid in taken:
-                continue
-            start = end = snap.by_id[cid]
-            doc_id = snap.chunks[start].doc_id
-            while (
-                start > 0
-                and snap.chunks[start - 1].doc_id == doc_id
-                and snap.chunks[start - 1].chunk_id not in taken
-                and joins(start - 1, start)
-                and end - start < 2
-            ):
-                start -= 1
-            while (
-                end + 1 < len(snap.chunks)
-                and snap.chunks[end + 1].doc_id == doc_id
-                and snap.chunks[end + 1].chunk_id not in taken
-                and joins(end + 1, end)
-                and end - start < 2
-            ):
-                end += 1
-            members = snap.chunks[start : end + 1]
-            taken.update(m.chunk_id for m in members)
-            text = "\n".join(m.text for m in members)
-            shingles = _shingles(text)
-            if any(len(shingles & s) / max(min(len(shingles), len(s)), 1) > 0.7 for s in seen_shingles):
-                continue
-            seen_shingles.append(shingles)
-            first, md = members[0], members[0].meta
-            locators = list(dict.fromkeys(m.meta.get("locator", "") for m in members))
-            passages.append(
-                Passage(
-                    chunk_ids=[m.chunk_id for m in members],
-                    doc_id=doc_id,
-                    title=md.get("title", doc_id),
-                    publisher=md.get("publisher", ""),
-                    date=md.get("date", ""),
-                    kind=md.get("kind", ""),
-                    locator=locators[0] if len(locators) == 1 else f"{locators[0]} – {locators[-1]}",
-                    text=text,
-                    score=score / top_score,
-                    first_index=first.index,
-                    last_index=members[-1].index,
-                    section=md.get("section", ""),
-                    dense_score=max(dense_map.get(m.chunk_id, floor) for m in members),
-                    lexical_score=max(lexical_map.get(m.chunk_id, 0.0) for m in members),
-                    parts=[(m.meta.get("locator", ""), m.text) for m in members],
-                    validity=Validity.from_fields(md),
-                )
-            )
-        return passages
+        cid = query.definition_chunk_id
+        if cid in snap.by_id and matches_filters(snap.chunks[snap.by_id[cid]].meta, filters):
+            fused[cid] = top * 1.01

@@ -31,7 +31,7 @@ from kb.answer.llm.prompts import (
 from kb.answer.llm.verify import CitationVerifier, Support
 from kb.nl.text import fold, normalize_whitespace, tokenize
 from kb.privacy.injection import asks_for_secret, new_contacts
-from kb.records import Citation, Claim, DraftDelta, Passage
+from kb.records import Citation, Claim, DraftDelta, Passage, Query
 
 log = logging.getLogger(__name__)
 
@@ -113,18 +113,16 @@ class GenerativeAnswerer:
         return clean_condensed(raw, question, history)
 
     # -- answers -------------------------------------------------------------------
-    def stream(
-        self, question: str, passages: list[Passage], history: list[str] | tuple[str, ...] = ()
-    ) -> Generator[DraftDelta, None, Drafted]:
+    def stream(self, query: Query, passages: list[Passage]) -> Generator[DraftDelta, None, Drafted]:
         """Generate, verify, and fall back: yields the model's unverified text as it streams in and
         returns what is kept (``drafted = yield from answerer.stream(...)``)."""
-        extractive = Drafted(*self.fallback.answer(question, passages, history))
+        extractive = Drafted(*self.fallback.answer(query, passages))
         sources = passages[: self.config.max_sources]
         if not sources:
             return extractive
         started = time.perf_counter()
         timings: dict[str, float] = {}
-        messages = answer_messages(question, sources, history)
+        messages = answer_messages(query.text, sources, query.history)
         try:
             raw = ""
             for delta in stream_chat(self.llm, messages, self.config.retries, self.config.timeout):

@@ -14,16 +14,21 @@ A sentence is supported by its cited source(s) when
 
 The model's coefficients were fitted on ``evals/claims.jsonl`` (labelled supported and
 unsupported claims, including false citations and changed facts) by
-``python -m evals.calibrate_verify``; the compressed e5 model gives high similarities to
-everything on-topic, so a fixed similarity cut-off taken from elsewhere would not mean much.
+``python -m evals.calibrate_verify``, which writes them to ``kb/data/verify.json``; the
+compressed e5 model gives high similarities to everything on-topic, so a fixed similarity
+cut-off taken from elsewhere would not mean much. The file records the embedding model they
+were fitted with: another model gets a warning, as its similarities lie elsewhere.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
@@ -31,6 +36,10 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 from kb.answer.sentence_vectors import SentenceVectors
 from kb.nl.text import fold, normalize_whitespace, split_sentences, term_match, tokenize
 from kb.records import Passage
+
+log = logging.getLogger(__name__)
+VERIFY_PATH = Path(__file__).resolve().parents[2] / "data" / "verify.json"
+COEFFICIENTS = ("intercept", "w_dense", "w_lexical", "w_negation")
 
 NUMBER_WORDS = {
     "twee": 2, "drie": 3, "vier": 4, "vijf": 5, "zes": 6, "zeven": 7, "acht": 8, "negen": 9,
@@ -98,20 +107,36 @@ def negated(text: str) -> bool:
 
 @dataclass(frozen=True)
 class VerifyConfig:
-    """Logistic support model: p = σ(intercept + w_dense·dense + w_lexical·lexical + w_negation·mismatch)."""
+    """Logistic support model: p = σ(intercept + w_dense·dense + w_lexical·lexical + w_negation·mismatch).
 
-    # Fitted by `python -m evals.calibrate_verify` on evals/claims.jsonl (163 pairs) with the
-    # sample index's IDF; 5-fold cross-validated at p ≥ 0.5: 93.5% of supported claims kept,
-    # 84.3% of unsupported caught (false citations and invented facts 100%, changed figures 92%,
-    # swapped actors 77%, negations 75%, overreach 56%).
-    intercept: float = -11.11
-    w_dense: float = 9.25
-    w_lexical: float = 5.46
-    w_negation: float = -0.11
+    The four coefficients are fitted (:meth:`load` reads them from ``kb/data/verify.json``); the
+    rest are choices."""
+
+    intercept: float
+    w_dense: float
+    w_lexical: float
+    w_negation: float
     threshold: float = 0.5  # p at or above → supported
     max_units: int = 8  # embed only the source sentences sharing most words with the claim
     attach_threshold: float = 0.8  # stricter for a sentence without a marker: we pick its source
     cache_size: int = 4096  # source-sentence embeddings kept between questions
+    embedding: str = ""  # the model id the coefficients were fitted with
+
+    @classmethod
+    def load(cls, path: Path = VERIFY_PATH) -> VerifyConfig:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        coefficients = raw["coefficients"]
+        return cls(**{name: float(coefficients[name]) for name in COEFFICIENTS}, embedding=raw.get("embedding", ""))
+
+    def check_model(self, model_id: str) -> None:
+        """Warn when the coefficients were fitted with another embedding model than ``model_id``."""
+        if self.embedding and model_id != self.embedding:
+            log.warning(
+                "citation verifier fitted with %s, used with %s: its similarities lie elsewhere; "
+                "refit with python -m evals.calibrate_verify",
+                self.embedding,
+                model_id,
+            )
 
 
 @dataclass(frozen=True)
@@ -155,7 +180,7 @@ class CitationVerifier:
     ) -> None:
         self.embed_model = embed_model
         self.idf = idf or (lambda _term: 1.0)
-        self.config = config or VerifyConfig()
+        self.config = config or VerifyConfig.load()
         self.vectors = vectors or SentenceVectors(embed_model, self.config.cache_size)
 
     # -- embeddings ----------------------------------------------------------------
