@@ -30,8 +30,11 @@ from kb.records import Answer, Passage
 from kb.search.query import analyse_query
 from kb.service import KnowledgeBase, build_kb
 
-SYSTEMS = ("ours", "bm25", "dense", "rrf", "llamaindex")  # the default run, no language model needed
-KNOWN_SYSTEMS = ("ours", LLM_SYSTEM, "bm25", "dense", "rrf", "llamaindex")
+# the default run, no language model needed. The reader's ablation side by side: ours with the reader
+# (as shipped), ours without it, plain RRF (today's answerer, no reader), the reader on top of plain RRF,
+# llama-index (our answerer without the reader)
+SYSTEMS = ("ours", "ours-noreader", "bm25", "dense", "rrf", "rrf-reader", "llamaindex")
+KNOWN_SYSTEMS = ("ours", LLM_SYSTEM, "ours-noreader", "bm25", "dense", "rrf", "rrf-reader", "llamaindex")
 NO_LLM = (
     "Het systeem ours-llm heeft een taalmodel nodig: zet KB_LLM, KB_LLM_MODEL en KB_LLM_BASE_URL, "
     "of gebruik --local-llm."
@@ -50,11 +53,18 @@ class AnswerSystem(Protocol):
 
 
 def with_textbook_retriever(
-    kb: KnowledgeBase, mode: Mode | str, fusion: Fusion | str = Fusion.RELATIVE
+    kb: KnowledgeBase, mode: Mode | str, fusion: Fusion | str = Fusion.RELATIVE, reader: bool = False
 ) -> KnowledgeBase:
     """A knowledge base over the same store, model and answerer settings whose retriever is a
-    textbook baseline: one signal (``bm25``/``dense``), or both fused by reciprocal rank (``rrf``)."""
-    return _sibling(kb, retriever=TextbookRetriever(kb.store, kb.embed_model, mode, fusion))
+    textbook baseline: one signal (``bm25``/``dense``), or both fused by reciprocal rank (``rrf``).
+    The answerer reads with the trained reader only when ``reader`` is set."""
+    settings = kb.settings.with_(llm="off", reader="on" if reader else "off")
+    return _sibling(kb, settings, retriever=TextbookRetriever(kb.store, kb.embed_model, mode, fusion))
+
+
+def without_reader(kb: KnowledgeBase) -> KnowledgeBase:
+    """Ours (same store, same retriever instance) with the answerer's fitted models alone."""
+    return _sibling(kb, kb.settings.with_(llm="off", reader="off"), retriever=kb.retriever)
 
 
 def with_llm(kb: KnowledgeBase, llm: EvalLLM) -> KnowledgeBase:
@@ -105,14 +115,15 @@ class LlamaIndexBaseline:
         )
         self.retriever = self.index.as_retriever(similarity_top_k=top_k)
         self.kb = kb
-        self.answerer: ExtractiveAnswerer = kb.answerer
+        # our answerer as it was before the reader: the baseline shows llama-index's retrieval
+        self.answerer: ExtractiveAnswerer = without_reader(kb).answerer
         self.info = {
             "splitter": "SentenceSplitter() defaults (chunk_size=1024 tokens, chunk_overlap=200)",
             "vector_store": "SimpleVectorStore (in memory)",
             "documents": len(documents),
             "nodes": len(self.index.docstore.docs),
             "build_seconds": round(time.perf_counter() - started, 1),
-            "answerer": "kb.answer.extractive.ExtractiveAnswerer (same instance as ours)",
+            "answerer": "kb.answer.extractive.ExtractiveAnswerer (ours, without the reader)",
         }
 
     def _passage(self, node_with_score: Any) -> Passage:
@@ -179,6 +190,15 @@ def build_systems(
                 "retriever": "HybridRetriever, same instance as ours",
                 "answerer": "GenerativeAnswerer + CitationVerifier, ExtractiveAnswerer as fallback",
                 "llm": f"{described['backend']} {described['model']} ({described['client']})",
+            }
+        elif name == "ours-noreader":
+            systems[name] = without_reader(kb)
+            info[name] = {"retriever": "HybridRetriever, same instance as ours", "answerer": "ExtractiveAnswerer, no reader"}
+        elif name == "rrf-reader":
+            systems[name] = with_textbook_retriever(kb, Mode.HYBRID, Fusion.RRF, reader=True)
+            info[name] = {
+                "retriever": "plain BM25 + e5, reciprocal-rank fusion (k=60, equal weights)",
+                "answerer": "ExtractiveAnswerer with the reader",
             }
         elif name in ("bm25", "dense"):
             systems[name] = with_textbook_retriever(kb, name)

@@ -42,7 +42,7 @@ def _log(message: str) -> None:
     "--systems",
     default=None,
     envvar="KB_EVAL_SYSTEMS",
-    help="Komma-gescheiden: ours, ours-llm, bm25, dense, llamaindex (KB_EVAL_SYSTEMS). Standaard alle; "
+    help="Komma-gescheiden: ours, ours-noreader, ours-llm, bm25, dense, rrf, rrf-reader, llamaindex (KB_EVAL_SYSTEMS). Standaard alle; "
     "ours-llm alleen als er een taalmodel is (KB_LLM of --local-llm).",
 )
 @click.option(

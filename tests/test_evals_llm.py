@@ -70,7 +70,8 @@ def fake_llm(**settings: object) -> EvalLLM:
 
 
 def test_default_systems_add_ours_llm_only_with_a_model():
-    assert choose_systems(None, with_llm=False) == SYSTEMS == ("ours", "bm25", "dense", "rrf", "llamaindex")
+    assert choose_systems(None, with_llm=False) == SYSTEMS
+    assert SYSTEMS == ("ours", "ours-noreader", "bm25", "dense", "rrf", "rrf-reader", "llamaindex")
     assert choose_systems(None, with_llm=True) == KNOWN_SYSTEMS
     assert KNOWN_SYSTEMS[:2] == ("ours", "ours-llm"), "side by side in every table"
     assert choose_systems(["ours", "bm25"], with_llm=True) == ("ours", "bm25")
