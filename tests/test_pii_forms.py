@@ -273,3 +273,12 @@ def test_ordinary_text_survives(text):
 def test_a_document_keeps_public_persons_after_a_salutation_a_question_does_not(text):
     assert spans(text, document=True) == []
     assert "[naam verwijderd]" in redact(text)
+
+
+def test_a_public_role_before_the_salutation_keeps_the_name_in_a_document():
+    """Regression: "het Kamerlid mevr. Podt" in a Kamerbrief lost the Kamerlid's name."""
+    from kb.privacy.names import name_spans
+
+    text = "In dit kader heeft het Kamerlid mevr. Podt gevraagd te onderzoeken waar het knelt."
+    assert list(name_spans(text, document=True)) == []
+    assert [text[a:b] for a, b in name_spans(text)] == ["Podt"]  # typed by a caseworker: redacted

@@ -65,6 +65,8 @@ PUBLIC_AFTER = re.compile(
     rf"|[^\S\n]+van[^\S\n]+(?:de[^\S\n]+|het[^\S\n]+)?(?:{_PARTY})\b"
     rf"|[^\S\n]*,[^\S\n]*(?:de[^\S\n]+|onze[^\S\n]+|senior[^\S\n]+)?(?:{_ROLE})\b"
 )
+# "het Kamerlid mevr. Podt", "minister mw. Van Gennip": a public role right before the salutation
+PUBLIC_BEFORE = re.compile(rf"(?:{_ROLE})[^\S\n]+$")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;(\"'“‘‚]|\n)[^\S\n]*$")
 MAX_WORDS = 5
 
@@ -127,5 +129,8 @@ def name_spans(text: str, document: bool = False, in_name: bool = False) -> Iter
             yield found
     for m in SALUTATION.finditer(text):
         found = _name_after(text, m.end(), True, in_name)
-        if found and not (document and PUBLIC_AFTER.match(text, found[1])):
-            yield found  # in a document, "De heer Azmani (VVD)" is a public person
+        if not found:
+            continue
+        public = PUBLIC_AFTER.match(text, found[1]) or PUBLIC_BEFORE.search(text, max(0, m.start() - 40), m.start())
+        if not (document and public):
+            yield found  # in a document, "De heer Azmani (VVD)" and "het Kamerlid mevr. Podt" are public persons
