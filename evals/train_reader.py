@@ -336,9 +336,10 @@ class Scored:
 
 
 def coverage_scores(question, texts):
-    from kb.answer.sentences import coverage, stems_of, weighted_terms
+    from kb.answer.sentences import coverage, stems_of
+    from kb.nl.terms import coverage_weights
 
-    weights = weighted_terms(question)
+    weights = coverage_weights(question)
     return np.array([coverage(weights, stems_of(t)) for t in texts])
 
 
