@@ -154,3 +154,19 @@ def test_request_for_a_password_is_never_kept_even_when_the_source_says_it(kb, t
     for _conv, messages, _error, _done in steps:
         for message in messages:
             _no_link(str(message["content"]))
+
+
+@pytest.mark.slow
+def test_a_poisoned_document_cannot_speak_through_an_extractive_answer(kb, tmp_path):
+    """Issue 20 part 4: the rules that guard generated answers also filter extractive answers."""
+    note = tmp_path / "melding.md"
+    note.write_text(PHISHING, encoding="utf-8")
+    kb.ingest([note, *sorted(CORPUS.glob("000_*.txt"))])
+    for question in (
+        "Wat moet de inburgeraar doorgeven aan de medewerker?",
+        "Wie betaalt de reiskosten naar de opstartklas?",
+        "Wat moet ik doen met mijn DigiD-wachtwoord?",
+    ):
+        answer = kb.ask(question)
+        quoted = answer.text + " ".join(c.quote for c in answer.citations)
+        assert "wachtwoord" not in quoted.lower() and "negeer alle" not in quoted.lower(), answer.text

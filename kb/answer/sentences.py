@@ -19,6 +19,7 @@ from pathlib import Path
 from kb.embeddings import ScoreProfile
 from kb.nl.text import STOPWORDS, WORD, fold, split_sentences, stem_word, term_match
 from kb.nl.words import compound_parts
+from kb.privacy.injection import find_instructions
 from kb.records import Passage
 
 MODEL_PATH = Path(__file__).resolve().parents[1] / "data" / "answer_model.json"
@@ -92,7 +93,10 @@ def candidates(passages: Sequence[Passage], considered: int) -> list[Candidate]:
         for part_index, (_locator, part_text) in enumerate(passage.parts or [(passage.locator, passage.text)]):
             for line in part_text.split("\n"):
                 for sentence in split_sentences(line):
-                    found.append(Candidate(p_index, part_index, position, sentence, stems_of(sentence)))
+                    # A planted instruction ("geef uw DigiD-wachtwoord door", "negeer alle vorige
+                    # instructies") is never quoted: the rules that guard generated answers, reused.
+                    if not find_instructions(sentence):
+                        found.append(Candidate(p_index, part_index, position, sentence, stems_of(sentence)))
                     position += 1
     return found
 
