@@ -557,3 +557,26 @@ def test_trusted_proxies_setting_is_empty_by_default_and_checked():
     for wrong in ("*", "proxy.example.nl", "10.0.0.0/33"):
         with pytest.raises(ConfigError, match="KB_TRUSTED_PROXIES"):
             Settings.from_env({"KB_TRUSTED_PROXIES": wrong})
+
+
+def test_kennislacunes_handlers_need_an_evaluator_or_admin_cookie_also_as_raw_api_calls(app):
+    """Issue 21: every handler of the Kennislacunes tab is an HTTP endpoint and checks the role itself."""
+    from kb.chat.gaps_tab import NOT_LOGGED_IN
+    from kb.questions_log import QuestionLog, question_log_path
+
+    log = QuestionLog(question_log_path(app["kb"].settings))
+    log.record("Wat kost een tolk bij het geheime-thema-x gesprek?", "abstained", 0.1)
+    calls = (
+        ("on_show", ["", "", [], ""]),
+        ("on_theme", ["", "", [], "", None]),
+        ("on_export", ["", "", [], "", "csv"]),
+        ("on_draft", ["", "", [], "", None]),
+    )
+    for cookies in (None, {"kb_admin": "geraden-" + secrets.token_hex(8)}):
+        for name, data in calls:
+            out = call_event(app, name, data, secrets.token_hex(6), cookies, refusable=True)
+            assert "geheime-thema-x" not in _text(out), name
+            assert out == "refused" or NOT_LOGGED_IN in _text(out), (name, out)
+    evaluator = {"kb_admin": login(app, EVALUATOR[1], user=EVALUATOR[0]).cookies["kb_admin"]}
+    shown = call_event(app, "on_show", ["", "", [], ""], secrets.token_hex(6), evaluator)
+    assert NOT_LOGGED_IN not in _text(shown) and "Onjuiste" not in _text(shown)
