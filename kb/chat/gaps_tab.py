@@ -23,7 +23,8 @@ from kb.chat.auth import EVALUATOR, WRONG_NL, AdminGate
 from kb.chat.login import LOGIN_JS, LOGOUT_JS, admin_session, client_address, login_form, session_token, takes_request
 from kb.config import Settings
 from kb.errors import KBError
-from kb.gaps import GAP_KINDS, KIND_NL, STATUS_ANSWERED, GapReport, Theme, build_gap_report, report_csv, report_markdown
+from kb.gaps import GAP_KINDS, KIND_NL, GapReport, Theme, build_gap_report, report_csv, report_markdown
+from kb.gaps.export import theme_markdown as export_theme_markdown
 from kb.gaps.export import themes_nl
 from kb.questions_log import QuestionLog, question_log_path
 from kb.service import KnowledgeBase
@@ -117,24 +118,10 @@ def summary_markdown(report: GapReport) -> str:
 
 
 def theme_markdown(theme: Theme) -> str:
-    status = theme.status
-    if theme.status == STATUS_ANSWERED and theme.answered_by:
-        since = f" sinds {theme.answered_since:%Y-%m-%d}" if theme.answered_since else ""
-        status = f"nu beantwoord{since} door **{theme.answered_by.title or theme.answered_by.doc_id}**"
-    lines = [
-        f"### {theme.label}",
-        f"{theme.size} vragen (vorige periode {theme.previous}, trend {theme.trend}); status: {status}.",
-        "",
-        "**Voorbeeldvragen**",
-        *[f"- {q}" for q in theme.examples],
-    ]
-    if theme.documents:
-        lines += ["", "**Documenten die het dichtst in de buurt komen**"]
-        lines += [f"- {d.title or d.doc_id} (`{d.doc_id}`)" for d in theme.documents]
-    return "\n".join(lines)
+    """The chosen theme, rendered as in the Markdown export (escaped there)."""
+    return export_theme_markdown(theme, heading="###")
 
 
-# -- handlers: each checks the role of its own request first ------------------------------------------
 def _allowed(tab: GapsTab, request: Any):
     return admin_session(tab.gate, request, EVALUATOR)
 

@@ -91,20 +91,26 @@ def report_markdown(report: GapReport) -> str:
     lines += ["| thema | aantal | trend | status |", "|---|---:|---|---|"]
     lines += [f"| {_md(t.label)} | {t.size} | {t.trend} | {_md(_status_nl(t))} |" for t in report.themes]
     for t in report.themes:
-        lines += [
-            "",
-            f"## {_md(t.label)}",
-            "",
-            f"{t.size} vragen ({_kinds_nl(t.kinds)}), eerst {_date(t.first_seen)}, laatst {_date(t.last_seen)}; "
-            f"vorige periode {t.previous} (trend {t.trend}). Status: {_md(_status_nl(t))}.",
-            "",
-            "Voorbeeldvragen:",
-            *[f"- {_md(q)}" for q in t.examples],
-        ]
-        if t.documents:
-            lines += ["", "Documenten die het dichtst in de buurt komen:"]
-            lines += [f"- {_md(d.title or d.doc_id)} (`{d.doc_id}`, {d.score:.2f})" for d in t.documents]
+        lines += ["", theme_markdown(t)]
     return "\n".join(lines) + "\n"
+
+
+def theme_markdown(t: Theme, heading: str = "##") -> str:
+    """One theme as Markdown: label, size and trend, status, example questions, closest documents.
+    Everything that comes from a question or a document is escaped (:func:`_md`)."""
+    lines = [
+        f"{heading} {_md(t.label)}",
+        "",
+        f"{t.size} vragen ({_kinds_nl(t.kinds)}), eerst {_date(t.first_seen)}, laatst {_date(t.last_seen)}; "
+        f"vorige periode {t.previous} (trend {t.trend}). Status: {_md(_status_nl(t))}.",
+        "",
+        "Voorbeeldvragen:",
+        *[f"- {_md(q)}" for q in t.examples],
+    ]
+    if t.documents:
+        lines += ["", "Documenten die het dichtst in de buurt komen:"]
+        lines += [f"- {_md(d.title or d.doc_id)} (`{d.doc_id}`, {d.score:.2f})" for d in t.documents]
+    return "\n".join(lines)
 
 
 def themes_nl(count: int) -> str:
