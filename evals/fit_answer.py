@@ -53,7 +53,8 @@ MAX_SENTENCES = (2, 3, 4)
 def _open(index_dir: Path, name: str, folders: list[Path], embedding) -> KnowledgeBase:
     data_dir = index_dir / name
     fresh = not (data_dir / "chroma").exists()
-    kb = build_kb(Settings().with_(data_dir=data_dir), embedding=embedding)
+    # reader off: these models are fitted beneath the reader (evals.fit_reader_use fits its stage on top)
+    kb = build_kb(Settings().with_(data_dir=data_dir, reader="off"), embedding=embedding)
     kb.answerer.model = UNFITTED  # collect() reads features only; the stored model may predate them
     if fresh:
         print(f"{name}: indexeren van {', '.join(map(str, folders))} ...", file=sys.stderr)
@@ -95,6 +96,15 @@ def collect(kbs: list[tuple[str, KnowledgeBase]], questions: list[Question]) -> 
                 }
             )
     return rows
+
+
+def dev_indexes(index_dir: Path, grow: list[Path], embedding) -> tuple[list[Question], list[tuple[str, KnowledgeBase]]]:
+    """The dev questions, and the sample index (plus the grown one when ``grow`` is given)."""
+    questions = [q for path in QUESTION_FILES if path.is_file() for q in load_questions(path)]
+    kbs = [("sample", _open(index_dir, "sample", [CORPUS], embedding))]
+    if grow:
+        kbs.append(("grown", _open(index_dir, "grown", [CORPUS, *grow], embedding)))
+    return select_split(questions, "dev"), kbs
 
 
 UNFITTED = AnswerModel((0.0,) * len(SENTENCE_FEATURES), 0.0, (0.0,) * len(QUESTION_FEATURES), 0.0, 0.5, 0.6)
@@ -150,15 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     grow = [g for g in (args.grow or GROWTH) if g.is_dir()]
 
-    questions = []
-    for path in QUESTION_FILES:
-        if path.is_file():
-            questions.extend(load_questions(path))
-    dev = select_split(questions, "dev")
     embedding = load_embedding("e5")
-    kbs = [("sample", _open(args.index_dir, "sample", [CORPUS], embedding))]
-    if grow:
-        kbs.append(("grown", _open(args.index_dir, "grown", [CORPUS, *grow], embedding)))
+    dev, kbs = dev_indexes(args.index_dir, grow, embedding)
     rows = collect(kbs, dev)
 
     # 1. sentence model

@@ -32,13 +32,11 @@ from evals.fit_answer import (
     _cv_probabilities,
     _fit,
     _label,
-    _open,
     choose_threshold,
     collect,
+    dev_indexes,
 )
-from evals.paths import CORPUS, FIT_INDEX, GROWTH, REPO
-from evals.questions import load_questions
-from evals.split import QUESTION_FILES, select_split
+from evals.paths import FIT_INDEX, GROWTH, REPO
 from kb.answer.extractive import ExtractiveAnswerer
 from kb.answer.reader.model import shared_reader
 from kb.answer.reader.use import USE_PATH, ReaderUse, logit
@@ -65,12 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         print("Geen getraind leesmodel in kb/data/reader: eerst python -m evals.train_reader", file=sys.stderr)
         return 1
 
-    questions = [q for path in QUESTION_FILES if path.is_file() for q in load_questions(path)]
-    dev = select_split(questions, "dev")
     embedding = load_embedding("e5")
-    kbs = [("sample", _open(args.index_dir, "sample", [CORPUS], embedding))]
-    if grow:
-        kbs.append(("grown", _open(args.index_dir, "grown", [CORPUS, *grow], embedding)))
+    dev, kbs = dev_indexes(args.index_dir, grow, embedding)
     model = AnswerModel.load()
     for _phase, kb in kbs:
         kb.answerer.model = model

@@ -31,13 +31,13 @@ from pathlib import Path
 
 import numpy as np
 
-from evals.paths import REPO  # noqa: E402
+from evals.paths import REPO
+from evals.split import QUESTION_FILES
 from kb.answer.reader.model import READER_DIR, ReaderConfig, new_reader, pair_text
 from kb.nl.text import split_sentences
 
 EXAMPLES_DIR = REPO / "evals" / "reader" / "examples"
 SPLIT_FILE = REPO / "evals" / "reader" / "split.json"
-QUESTION_FILES = (REPO / "evals" / "questions.jsonl", REPO / "evals" / "questions_growth.jsonl")
 SEED = 20261204
 
 
@@ -463,7 +463,6 @@ def main(argv=None) -> int:
     import torch
 
     torch.manual_seed(SEED)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     rng = random.Random(SEED)
     t_start = time.time()
     log_lines: list[str] = []

@@ -12,7 +12,8 @@ import re
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from evals.paths import REPO
+
 KINDS = {"factual", "list", "span", "procedure", "yesno", "definition", "number", "unanswerable"}
 FIELDS = {"id", "doc", "question", "answer", "origin", "style", "kind", "lang"}
 

@@ -14,7 +14,8 @@ import json
 from collections import Counter
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from evals.paths import REPO
+
 HERE = REPO / "evals" / "reader"
 
 
