@@ -29,7 +29,7 @@ from kb.answer.extractive import AnswerConfig, ExtractiveAnswerer
 from kb.answer.llm.backends import load_llm
 from kb.answer.llm.generate import Drafted, GenerationConfig, GenerativeAnswerer
 from kb.answer.llm.verify import CitationVerifier, VerifyConfig
-from kb.answer.reader.model import shared_reader
+from kb.answer.reader.model import LazyReader
 from kb.answer.reader.use import ReaderUse
 from kb.answer.sentence_vectors import SentenceVectors
 from kb.config import Settings
@@ -340,8 +340,8 @@ def build_kb(
         retrieval = replace(RetrievalConfig.load(), **(retriever_options or {}))
         retriever = HybridRetriever(store, embed_model, profile, retrieval)
     vectors = SentenceVectors(embed_model)  # one sentence-vector cache for the answerer and the verifier
-    reader_use = ReaderUse.load() if settings.reader == "on" else None  # no use.json: no reader
-    reader = shared_reader() if reader_use is not None else None
+    reader_use = ReaderUse.load() if settings.reader == "on" and LazyReader.available() else None
+    reader = LazyReader() if reader_use is not None else None  # loaded at the first question
     answerer = ExtractiveAnswerer(profile, config=answer_config, similarity=vectors, reader=reader, reader_use=reader_use)
     if llm is None:
         llm = load_llm(settings)

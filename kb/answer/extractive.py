@@ -19,7 +19,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from kb.answer.reader.model import Reader
+from kb.answer.reader.model import LazyReader, Reader
 from kb.answer.reader.use import ReaderUse
 from kb.answer.sentence_vectors import SentenceVectors
 from kb.answer.sentences import (
@@ -117,7 +117,7 @@ class ExtractiveAnswerer:
         config: AnswerConfig | None = None,
         model: AnswerModel | None = None,
         similarity: SentenceVectors | None = None,
-        reader: Reader | None = None,
+        reader: Reader | LazyReader | None = None,
         reader_use: ReaderUse | None = None,
     ) -> None:
         self.profile = profile

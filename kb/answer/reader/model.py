@@ -182,6 +182,22 @@ def shared_reader(folder: Path | None = None) -> Reader | None:
         return _SHARED[folder]
 
 
+class LazyReader:
+    """The shared reader, loaded at its first question rather than when a knowledge base is built
+    (a CLI command that asks nothing does not pay the ~8 s and ~400 MB)."""
+
+    def __init__(self, folder: Path | None = None):
+        self.folder = folder or READER_DIR
+
+    @staticmethod
+    def available(folder: Path | None = None) -> bool:
+        folder = folder or READER_DIR
+        return (folder / WEIGHTS).is_file() and (folder / CONFIG).is_file()
+
+    def score(self, question: str, items: Sequence[tuple[str, str]]) -> np.ndarray:
+        return shared_reader(self.folder).score(question, items)
+
+
 def load_reader(folder: Path | None = None) -> Reader | None:
     """The trained reader, or None when no trained file is there."""
     folder = folder or READER_DIR
